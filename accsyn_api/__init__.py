@@ -1,0 +1,54 @@
+"""accsyn_api: a Python client for the accsyn file-delivery API.
+
+>>> import accsyn_api
+>>> session = accsyn_api.Session()          # settings from ACCSYN_* variables
+>>> job = session.find_one('Job where code="x and y.png"')
+
+``accsyn_api.testing`` holds a local reference server for tests and demos.
+"""
+
+from .errors import (
+    AccsynError,
+    AccsynException,
+    AuthenticationError,
+    ConfigurationError,
+    ConnectionFailed,
+    InvalidData,
+    InvalidQuery,
+    NotFound,
+    PermissionDenied,
+    RequestTimeout,
+    ServerError,
+    SessionExpired,
+    TransportError,
+)
+from .query import Query, all_of, any_of, eq, ne, parse, quote, select
+from .session import Session
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AccsynError",
+    "AccsynException",
+    "AuthenticationError",
+    "ConfigurationError",
+    "ConnectionFailed",
+    "InvalidData",
+    "InvalidQuery",
+    "NotFound",
+    "PermissionDenied",
+    "Query",
+    "RequestTimeout",
+    "ServerError",
+    "Session",
+    "SessionExpired",
+    "TransportError",
+    "__version__",
+    "all_of",
+    "any_of",
+    "eq",
+    "ne",
+    "parse",
+    "quote",
+    "select",
+]

@@ -1,0 +1,245 @@
+"""The ``accsyn`` command: a demo, a local reference server, and the verbs for scripts.
+
+Exit codes: 0 success, 1 nothing found (``find-one``), 2 wrong usage,
+3 an accsyn error (refused, not found, authentication, network...).
+Results are printed as JSON (dates in the server's text form), so that shell
+tools such as ``jq`` can read them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
+
+from . import __version__, codec
+from .errors import AccsynError, NotFound
+from .session import Session
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
+
+
+def _json_argument(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({error}): {text!r}") from None
+
+
+def _print_json(value: Any, out: TextIO) -> None:
+    out.write(json.dumps(codec.to_wire(value), indent=2, sort_keys=True, ensure_ascii=False))
+    out.write("\n")
+
+
+# -- accsyn demo -------------------------------------------------------------
+
+
+def _step(out: TextIO, title: str) -> None:
+    out.write(f"\n== {title}\n")
+
+
+def _job_line(job: Dict[str, Any]) -> str:
+    return (
+        f"{job['id']}  {job.get('code', '')!s:<28} {job.get('status', '')!s:<9} "
+        f"{job.get('source_hr', '')} -> {job.get('destination_hr', '')}"
+    )
+
+
+def _task_lines(tasks: List[Dict[str, Any]]) -> str:
+    return "\n".join(
+        f"   task {task['uri']:>2}  {task['status']:<9} {task['source'].get('path', '')}"
+        for task in tasks
+    )
+
+
+def run_demo(out: TextIO = sys.stdout) -> None:
+    """Start the bundled server and walk a job through its life, printing each step."""
+    from .query import select
+    from .testing import LocalServer
+
+    with LocalServer() as server, server.session("employee") as session:
+        out.write(f"Local accsyn server at {server.url} (workspace '{session.domain}')\n")
+        out.write(f"Logged in as {session.username} ({session.clearance})\n")
+
+        _step(out, "Create a job: send a file from the 'projects' share to lars@edit.com")
+        job = session.create(
+            "Job",
+            {
+                "code": "demo_delivery",
+                "source": "share=projects/thefilm/latest_edit.mov",
+                "destination": "lars@edit.com",
+                "status": "paused",
+            },
+        )
+        out.write(_job_line(job) + "\n")
+        added = session.create("task", {"tasks": ["share=projects/thefilm/notes.pdf"]}, job["id"])
+        out.write(f"added a task: success={added['success']}\n")
+
+        _step(out, "Find it by name")
+        by_name = str(select("Job").where(code="demo_delivery"))
+        out.write(f">>> session.find_one({by_name!r})\n")
+        found = session.find_one(by_name)
+        if found is None:
+            raise NotFound(f"The job just created was not found with {by_name!r}.")
+        out.write(session.str({key: found[key] for key in ("id", "code", "status", "created")}))
+        out.write("\n")
+
+        _step(out, "Resume it, pause it, resume it again")
+        for status in ("waiting", "paused", "waiting"):
+            job = session.update("job", job["id"], {"status": status})
+            out.write(f"status -> {job['status']}\n")
+
+        _step(out, "List its tasks")
+        tasks = session.find(str(select("task").where(**{"job.id": job["id"]})))
+        out.write(_task_lines(tasks) + "\n")
+
+        _step(out, "Exclude the second task")
+        changed = session.update_many(
+            "task", job["id"], [{"id": tasks[1]["id"], "status": "excluded"}]
+        )
+        out.write(_task_lines(changed) + "\n")
+
+        _step(out, "Mark the job done: it stays listed for an hour, then leaves the active list")
+        job = session.update("job", job["id"], {"status": "done"})
+        out.write(_job_line(job) + f"  finished {codec.format_datetime(job['finished'])}\n")
+        server.backend.clock.advance(hours=2)
+        active = session.find(by_name)
+        inactive = session.find(by_name, finished=True)
+        out.write(f"two hours later: {len(active)} active, {len(inactive)} with finished=True\n")
+        out.write("\nDone. Try it yourself: `accsyn server`, then paste the export lines.\n")
+
+
+# -- accsyn server -----------------------------------------------------------
+
+
+def run_server(host: str, port: int, role: str, out: TextIO = sys.stdout) -> None:
+    """Serve the demo workspace until interrupted, after printing how to reach it."""
+    from .testing import LocalServer
+
+    server = LocalServer(host=host, port=port).bind()
+    out.write(f"# accsyn reference server at {server.url}; paste these lines into a shell:\n")
+    for name, value in server.environment(role).items():
+        out.write(f"export {name}={value}\n")
+    out.write("# then: python -c 'import accsyn_api; print(accsyn_api.Session().find(\"Job\"))'\n")
+    out.write("# Ctrl-C stops the server.\n")
+    out.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+# -- the verbs -----------------------------------------------------------------
+
+
+def _find(session: Session, args: argparse.Namespace, out: TextIO) -> int:
+    options = {
+        "attributes": args.attributes.split(",") if args.attributes else None,
+        "finished": args.finished or None,
+        "archived": args.archived or None,
+    }
+    if args.command == "find-one":
+        entity = session.find_one(args.query, **options)
+        if entity is None:
+            return EXIT_NOT_FOUND
+        _print_json(entity, out)
+        return EXIT_OK
+    _print_json(session.find(args.query, limit=args.limit, skip=args.skip, **options), out)
+    return EXIT_OK
+
+
+def _create(session: Session, args: argparse.Namespace, out: TextIO) -> int:
+    _print_json(
+        session.create(
+            args.entitytype, args.data, args.entityid, allow_duplicates=not args.no_duplicates
+        ),
+        out,
+    )
+    return EXIT_OK
+
+
+def _update(session: Session, args: argparse.Namespace, out: TextIO) -> int:
+    if isinstance(args.data, list):
+        _print_json(session.update_many(args.entitytype, args.entityid, args.data), out)
+    else:
+        _print_json(session.update(args.entitytype, args.entityid, args.data), out)
+    return EXIT_OK
+
+
+def _delete(session: Session, args: argparse.Namespace, out: TextIO) -> int:
+    session.delete_one(args.entitytype, args.entityid)
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="accsyn",
+        description="accsyn API client. Credentials come from ACCSYN_DOMAIN, ACCSYN_API_USER, "
+        "ACCSYN_API_KEY (and ACCSYN_URL or ACCSYN_PROXY).",
+    )
+    parser.add_argument("--version", action="version", version=f"accsyn_api {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("demo", help="run a demo against the bundled local server")
+
+    server = commands.add_parser("server", help="run the local reference server")
+    server.add_argument("--host", default="127.0.0.1")
+    server.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    server.add_argument("--role", choices=("admin", "employee", "user"), default="employee")
+
+    for name, help_text in (("find", "print matching entities"), ("find-one", "print the first")):
+        find = commands.add_parser(name, help=help_text)
+        find.add_argument("query", help="e.g. 'Job where status=running'")
+        find.add_argument("--attributes", help="comma-separated attribute names")
+        find.add_argument("--finished", action="store_true", help="include inactive jobs")
+        find.add_argument("--archived", action="store_true", help="include archived jobs")
+        find.set_defaults(handler=_find)
+        if name == "find":
+            find.add_argument("--limit", type=int)
+            find.add_argument("--skip", type=int)
+
+    create = commands.add_parser("create", help="create entities from JSON")
+    create.add_argument("entitytype")
+    create.add_argument("data", type=_json_argument, help="JSON object or list")
+    create.add_argument("entityid", nargs="?", help="the job id, when creating tasks")
+    create.add_argument("--no-duplicates", action="store_true", help="refuse duplicate tasks")
+    create.set_defaults(handler=_create)
+
+    update = commands.add_parser("update", help="change an entity (JSON object) or tasks (list)")
+    update.add_argument("entitytype")
+    update.add_argument("entityid")
+    update.add_argument("data", type=_json_argument)
+    update.set_defaults(handler=_update)
+
+    delete = commands.add_parser("delete", help="delete one entity")
+    delete.add_argument("entitytype")
+    delete.add_argument("entityid")
+    delete.set_defaults(handler=_delete)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> int:
+    """Run the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            run_demo(out)
+            return EXIT_OK
+        if args.command == "server":
+            run_server(args.host, args.port, args.role, out)
+            return EXIT_OK
+        handler: Callable[[Session, argparse.Namespace, TextIO], int] = args.handler
+        with Session() as session:
+            return handler(session, args, out)
+    except AccsynError as error:
+        sys.stderr.write(f"accsyn: {type(error).__name__}: {error}\n")
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,503 @@
+"""LocalServer: the reference accsyn server over HTTP on 127.0.0.1.
+
+It speaks the accsyn wire protocol (login, the ``/api/v1.0/event`` endpoint,
+the registry look-up) and hands every decoded request to a
+:class:`~accsyn_api.testing.backend.Backend`, which holds the workspace and
+applies the rules. Nothing here knows about jobs.
+
+Example::
+
+    from accsyn_api.testing import LocalServer
+
+    with LocalServer() as server:             # a free port on 127.0.0.1
+        session = server.session("employee")  # a logged-in accsyn_api.Session
+        print(session.find("Job"))
+
+Connections are kept alive (HTTP/1.1), every request runs in its own
+thread, and a malformed request gets a JSON refusal
+(``{"message", "message_hr", "error_code": "invalid_data"}``) without
+affecting the server or its state.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import collections
+import contextlib
+import copy
+import gzip
+import http.server
+import logging
+import socket
+import threading
+import zlib
+from typing import TYPE_CHECKING, Any, Deque, Dict, List, Mapping, Optional, Set, Tuple, cast
+from urllib.parse import unquote
+
+from .. import codec
+from .backend import Backend
+
+if TYPE_CHECKING:
+    from ..session import Session
+
+__all__ = ["LocalServer"]
+
+logger = logging.getLogger("accsyn_api.testing")
+
+API_PREFIX = "/api/v1.0"
+LOGIN_PATH = f"{API_PREFIX}/user/login/auth"
+EVENT_PATH = f"{API_PREFIX}/event"
+REGISTRY_PATH = f"{API_PREFIX}/registry/organization/domain"
+MAX_BODY_BYTES = 256 * 1024 * 1024
+EVENT_HISTORY = 1000
+"""How many received events :attr:`LocalServer.events` keeps."""
+
+
+class _Refusal(Exception):
+    """A request the server cannot accept; answered as a JSON refusal."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        message_hr: Optional[str] = None,
+        error_code: str = "invalid_data",
+        *,
+        close: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reply = {
+            "message": message,
+            "message_hr": message_hr or message,
+            "error_code": error_code,
+        }
+        self.close = close
+
+
+def _decode_b64_json(text: str, what: str) -> Dict[str, Any]:
+    """The JSON object inside standard base64 ``text``; a 400 refusal if it is not one."""
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+        value = codec.decode(raw)
+    except (binascii.Error, ValueError) as exc:
+        raise _Refusal(
+            400,
+            f"The {what} is not base64 of a JSON object: {exc}",
+            f"The {what} could not be read: it must be standard base64 of a JSON object.",
+        ) from None
+    if not isinstance(value, dict):
+        raise _Refusal(400, f"The {what} must hold a JSON object, not {type(value).__name__}.")
+    return value
+
+
+def _decode_json_object(raw: bytes, what: str) -> Dict[str, Any]:
+    try:
+        value = codec.decode(raw)
+    except ValueError as exc:
+        raise _Refusal(
+            400,
+            f"The {what} is not valid JSON: {exc}",
+            f"The {what} could not be read: it must be a JSON object.",
+        ) from None
+    if not isinstance(value, dict):
+        raise _Refusal(400, f"The {what} must be a JSON object, not {type(value).__name__}.")
+    return value
+
+
+def _unpack_gz_data(event: Dict[str, Any]) -> Dict[str, Any]:
+    """A copy of ``event`` with ``gz_data`` (base64 of gzipped JSON) replaced by ``data``."""
+    packed = event.get("gz_data")
+    if not isinstance(packed, str):
+        raise _Refusal(400, "gz_data must be a string: base64 of gzipped JSON.")
+    try:
+        text = gzip.decompress(base64.b64decode(packed, validate=True))
+    except (binascii.Error, OSError, EOFError, zlib.error) as exc:
+        raise _Refusal(
+            400,
+            f"gz_data could not be unpacked: {exc}",
+            "The compressed payload (gz_data) is not base64 of gzip data.",
+        ) from None
+    try:
+        data = codec.decode(text)
+    except ValueError as exc:
+        raise _Refusal(400, f"gz_data does not hold valid JSON: {exc}") from None
+    unpacked = {key: value for key, value in event.items() if key != "gz_data"}
+    unpacked["data"] = data
+    return unpacked
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Reads one request, routes it to the backend, writes the JSON reply."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms stalls
+    server_version = "accsyn-reference-server"
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    @property
+    def _http_server(self) -> _HTTPServer:
+        return cast(_HTTPServer, self.server)
+
+    # -- HTTP methods ---------------------------------------------------------
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def _dispatch(self, method: str) -> None:
+        try:
+            body = self._read_body()
+            path, _, raw_query = self.path.partition("?")
+            path = path.rstrip("/")
+            if path == EVENT_PATH:
+                status, reply = self._event(method, body, raw_query)
+            elif path == LOGIN_PATH:
+                self._require_method(method, "PUT")
+                status, reply = self._login(body)
+            elif path == REGISTRY_PATH:
+                self._require_method(method, "PUT")
+                status, reply = self._registry(body)
+            else:
+                raise _Refusal(
+                    404,
+                    f"No such path: {path[:200]}",
+                    f"Unknown address {path[:200]}: the API is served under "
+                    f"{API_PREFIX}/event and {LOGIN_PATH}.",
+                )
+        except _Refusal as refusal:
+            if refusal.close:
+                self.close_connection = True
+            status, reply = refusal.status, refusal.reply
+        except Exception as exc:  # a fault in the backend: answer it, keep serving
+            logger.debug("Reference server failed on %s %s", method, self.path[:200], exc_info=True)
+            status, reply = 500, {"exception": f"{type(exc).__name__}: {exc}"}
+        self._send_json(status, reply)
+
+    def _require_method(self, method: str, allowed: str) -> None:
+        if method != allowed:
+            raise _Refusal(405, f"{method} is not allowed here; use {allowed}.")
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() not in ("", "identity"):
+            raise _Refusal(
+                411, "Chunked request bodies are not supported; send Content-Length.", close=True
+            )
+        length_text = self.headers.get("Content-Length")
+        if length_text is None:
+            return b""
+        try:
+            length = int(length_text)
+        except ValueError:
+            length = -1
+        if length < 0:
+            raise _Refusal(400, f"Invalid Content-Length {length_text[:50]!r}.", close=True)
+        if length > MAX_BODY_BYTES:
+            raise _Refusal(413, f"The body is too large ({length} bytes).", close=True)
+        body = self.rfile.read(length)
+        if len(body) != length:
+            raise _Refusal(400, "The body ended before Content-Length bytes.", close=True)
+        return body
+
+    # -- routes ---------------------------------------------------------------
+
+    def _login(self, body: bytes) -> Tuple[int, Dict[str, Any]]:
+        scheme, _, value = self.headers.get("Authorization", "").partition(" ")
+        if scheme != "ASCredentials" or not value:
+            raise _Refusal(
+                401,
+                "Login needs the header 'Authorization: ASCredentials <base64 JSON>'.",
+                "No credentials were sent: give the domain, user name and API key.",
+                "authentication_failed",
+            )
+        credentials = _decode_b64_json(value, "ASCredentials header")
+        payload = _decode_json_object(body, "login body") if body.strip() else {}
+        return 200, self._http_server.backend.login(credentials, payload)
+
+    def _event(self, method: str, body: bytes, raw_query: str) -> Tuple[int, Dict[str, Any]]:
+        if method in ("GET", "DELETE"):
+            if not raw_query:
+                raise _Refusal(
+                    400,
+                    f"{method} {EVENT_PATH} needs the event as the query string.",
+                    "The request holds no event: send the JSON event, percent-encoded, "
+                    "as the query string.",
+                )
+            event = _decode_json_object(unquote(raw_query).encode("utf-8"), "event")
+        else:
+            event = _decode_json_object(body, "event")
+        if "gz_data" in event:
+            event = _unpack_gz_data(event)
+        self._http_server.record_event(event)
+        return 200, self._http_server.backend.handle(method, event, self._session_header())
+
+    def _session_header(self) -> Optional[Dict[str, Any]]:
+        scheme, _, value = self.headers.get("Authorization", "").partition(" ")
+        if scheme != "ASSession" or not value:
+            return None
+        try:
+            return _decode_b64_json(value, "ASSession header")
+        except _Refusal:
+            return None
+
+    def _registry(self, body: bytes) -> Tuple[int, Dict[str, Any]]:
+        request = _decode_json_object(body, "registry request")
+        organization = request.get("organization")
+        if not isinstance(organization, str) or not organization.strip():
+            raise _Refusal(400, 'The registry needs {"organization": "<domain>"}.')
+        return 200, {"domain": organization.strip()}
+
+    # -- replies and logging ----------------------------------------------------
+
+    def _send_json(self, status: int, reply: Mapping[str, Any]) -> None:
+        try:
+            text = codec.encode(reply)
+        except (TypeError, ValueError) as exc:
+            status, text = 500, codec.encode({"exception": f"Reply not encodable: {exc}"})
+        payload = text.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def send_error(
+        self, code: int, message: Optional[str] = None, explain: Optional[str] = None
+    ) -> None:
+        """Protocol-level errors (bad request line, unknown method...) as JSON refusals.
+
+        An HTTP method the API does not use (501 in :mod:`http.server`) is
+        answered 405. The connection is closed: the request was not read.
+        """
+        if code == 501:
+            code = 405
+            message = f"Method {self.command!r} is not supported; use GET, POST, PUT or DELETE."
+        elif code == 414:
+            message = (
+                "The request line is too long: read in pages (limit/skip) rather than "
+                "growing a GET query string."
+            )
+        try:
+            phrase = http.HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "The request could not be read"
+        text = message or explain or f"{phrase}."
+        self.close_connection = True
+        self._send_json(code, _Refusal(code, text).reply)
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        path = getattr(self, "path", "") or ""  # unset when the request line was unreadable
+        logger.debug("%s %s -> %s", self.command, path[:200], code)  # never headers, hence keys
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s %s", self.address_string(), format % args)
+
+
+class _HTTPServer(http.server.ThreadingHTTPServer):
+    """The threaded HTTP server, which knows its backend and its open connections."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        address: Tuple[str, int],
+        backend: Backend,
+        events: Deque[Dict[str, Any]],
+    ) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, _Handler)
+        self.backend = backend
+        self._events = events
+        self.connections_accepted = 0
+        self._connections: Set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def record_event(self, event: Mapping[str, Any]) -> None:
+        """Keep a copy of a decoded event for :attr:`LocalServer.events`."""
+        snapshot = copy.deepcopy(dict(event))
+        with self._connections_lock:
+            self._events.append(snapshot)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self.connections_accepted += 1
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A handler failed outside the routes (a dropped client...): log it, never print."""
+        logger.debug("Connection from %s failed", client_address, exc_info=True)
+
+    def close_connections(self) -> None:
+        """Cut the kept-alive connections, so that no handler thread lingers."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class LocalServer:
+    """The reference accsyn server, listening on ``host``:``port`` (0: any free port).
+
+    ``backend`` holds the workspace; by default a fresh
+    :class:`~accsyn_api.testing.backend.Backend` with the demo data. Use it as
+    a context manager, or call :meth:`start` and :meth:`stop`.
+    """
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, backend: Optional[Backend] = None
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.backend = backend if backend is not None else Backend()
+        self._httpd: Optional[_HTTPServer] = None
+        self._thread: Optional[threading.Thread] = None
+        self._serving = False
+        self._lock = threading.Lock()
+        self._events: Deque[Dict[str, Any]] = collections.deque(maxlen=EVENT_HISTORY)
+        self._connections_of_stopped_runs = 0
+
+    def __repr__(self) -> str:
+        where = self.url if self._httpd is not None else "not started"
+        return f"<LocalServer {where} domain={self.backend.domain!r}>"
+
+    @property
+    def url(self) -> str:
+        """``"http://<host>:<port>"``, once started."""
+        if self._httpd is None:
+            raise RuntimeError("The LocalServer is not started: call start() first.")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self._httpd.server_address[1]}"
+
+    @property
+    def connections_accepted(self) -> int:
+        """How many TCP connections the server has accepted (keep-alive means few)."""
+        httpd = self._httpd
+        current = httpd.connections_accepted if httpd is not None else 0
+        return self._connections_of_stopped_runs + current
+
+    @property
+    def events(self) -> List[Dict[str, Any]]:
+        """The events received so far, oldest first (decoded, ``gz_data`` unpacked).
+
+        Copies of the last :data:`EVENT_HISTORY` events, so a test can check what a
+        client really sent, e.g. ``server.events[-1]["data"]["limit"] == 1``.
+        """
+        return list(self._events)
+
+    def bind(self) -> LocalServer:
+        """Open the listening socket, so that :attr:`url` is known, without serving yet."""
+        self._bind()
+        return self
+
+    def _bind(self) -> _HTTPServer:
+        with self._lock:
+            if self._httpd is None:
+                self._httpd = _HTTPServer((self.host, self.port), self.backend, self._events)
+            return self._httpd
+
+    def start(self) -> LocalServer:
+        """Start serving in a background (daemon) thread; returns the server itself."""
+        httpd = self._bind()
+        with self._lock:
+            if self._serving:
+                return self
+            self._serving = True
+            self._thread = threading.Thread(
+                target=httpd.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"accsyn-local-server-{httpd.server_address[1]}",
+                daemon=True,
+            )
+            self._thread.start()
+        logger.debug("Reference server listening on %s", self.url)
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until Ctrl-C or :meth:`stop` (from another thread)."""
+        httpd = self._bind()
+        with self._lock:
+            if self._serving:
+                raise RuntimeError("The LocalServer is already serving.")
+            self._serving = True
+        logger.debug("Reference server listening on %s", self.url)
+        try:
+            httpd.serve_forever(poll_interval=0.05)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop serving, close the socket and the open connections. Safe to call twice."""
+        with self._lock:
+            httpd, thread, serving = self._httpd, self._thread, self._serving
+            self._httpd, self._thread, self._serving = None, None, False
+        if httpd is None:
+            return
+        self._connections_of_stopped_runs += httpd.connections_accepted
+        if serving and threading.current_thread() is not thread:
+            httpd.shutdown()
+        httpd.server_close()
+        httpd.close_connections()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- what a client needs ------------------------------------------------------
+
+    def credentials(self, role: str = "employee") -> Dict[str, str]:
+        """``{"domain", "username", "api_key", "url"}`` of a demo user of ``role``."""
+        credentials = dict(self.backend.credentials(role))
+        credentials["url"] = self.url
+        return credentials
+
+    def environment(self, role: str = "employee") -> Dict[str, str]:
+        """The ``ACCSYN_*`` variables that point ``accsyn_api.Session()`` at this server."""
+        credentials = self.backend.credentials(role)
+        return {
+            "ACCSYN_DOMAIN": credentials["domain"],
+            "ACCSYN_API_USER": credentials["username"],
+            "ACCSYN_API_KEY": credentials["api_key"],
+            "ACCSYN_URL": self.url,
+        }
+
+    def session(self, role: str = "employee", **kwargs: Any) -> Session:
+        """A new :class:`accsyn_api.Session` of the demo user of ``role`` on this server."""
+        from ..session import Session
+
+        credentials = self.backend.credentials(role)
+        return Session(
+            url=self.url,
+            domain=credentials["domain"],
+            username=credentials["username"],
+            api_key=credentials["api_key"],
+            **kwargs,
+        )
