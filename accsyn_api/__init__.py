@@ -7,6 +7,8 @@
 ``accsyn_api.testing`` holds a local reference server for tests and demos.
 """
 
+import logging as _logging
+
 from .errors import (
     AccsynError,
     AccsynException,
@@ -26,6 +28,10 @@ from .query import Query, all_of, any_of, eq, ne, parse, quote, select
 from .session import Session
 
 __version__ = "0.1.0"
+
+# A library leaves logging set-up to the application: without a handler of its
+# own, warnings (retries, verify=False) would go to Python's last-resort stderr handler.
+_logging.getLogger("accsyn_api").addHandler(_logging.NullHandler())
 
 __all__ = [
     "AccsynError",

@@ -11,11 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, TextIO
 
 from . import __version__, codec
 from .errors import AccsynError, NotFound
 from .session import Session
+
+if TYPE_CHECKING:
+    from .testing.faults import Fault
 
 __all__ = ["main"]
 
@@ -115,15 +118,49 @@ def run_demo(out: TextIO = sys.stdout) -> None:
 # -- accsyn server -----------------------------------------------------------
 
 
-def run_server(host: str, port: int, role: str, out: TextIO = sys.stdout) -> None:
-    """Serve the demo workspace until interrupted, after printing how to reach it."""
-    from .testing import LocalServer
+def _fault_argument(text: str) -> Fault:
+    from .testing.faults import parse_fault_spec
 
-    server = LocalServer(host=host, port=port).bind()
+    try:
+        return parse_fault_spec(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def run_server(
+    host: str,
+    port: int,
+    role: str,
+    out: TextIO = sys.stdout,
+    *,
+    faults: Sequence[Fault] = (),
+    tls: bool = False,
+) -> None:
+    """Serve the demo workspace until interrupted, after printing how to reach it.
+
+    ``faults`` are :class:`~accsyn_api.testing.Fault` rules to play; ``tls``
+    serves HTTPS with a throwaway certificate authority (needs ``trustme``).
+    """
+    from .testing import LocalServer
+    from .testing.faults import format_fault
+
+    server = LocalServer(host=host, port=port, faults=faults, tls=tls).bind()
     out.write(f"# accsyn reference server at {server.url}; paste these lines into a shell:\n")
     for name, value in server.environment(role).items():
         out.write(f"export {name}={value}\n")
-    out.write("# then: python -c 'import accsyn_api; print(accsyn_api.Session().find(\"Job\"))'\n")
+    verify = ""
+    if server.ca_bundle is not None:
+        out.write(
+            f"# TLS with a throwaway CA: pass verify={server.ca_bundle!r} to "
+            "accsyn_api.Session(...); the file is deleted when the server stops.\n"
+        )
+        verify = f'verify="{server.ca_bundle}"'
+    out.write(
+        f"# then: python -c 'import accsyn_api; print(accsyn_api.Session({verify})"
+        '.find("Job"))\'\n'
+    )
+    for fault in server.faults:
+        out.write(f"# fault: {format_fault(fault)}\n")
     out.write("# Ctrl-C stops the server.\n")
     out.flush()
     try:
@@ -191,6 +228,19 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--host", default="127.0.0.1")
     server.add_argument("--port", type=int, default=0, help="0 picks a free port")
     server.add_argument("--role", choices=("admin", "employee", "user"), default="employee")
+    server.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        type=_fault_argument,
+        metavar="SPEC",
+        help="inject a fault (repeatable): KIND[:uri=job/create][:method=POST][:nth=2]"
+        "[:times=1][:seconds=3][:retry_after=1]; KIND is drop_before, drop_after, delay, "
+        "unavailable, bad_gateway, truncated or expire_session",
+    )
+    server.add_argument(
+        "--tls", action="store_true", help="serve HTTPS with a throwaway CA (needs trustme)"
+    )
 
     for name, help_text in (("find", "print matching entities"), ("find-one", "print the first")):
         find = commands.add_parser(name, help=help_text)
@@ -231,7 +281,7 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> int:
             run_demo(out)
             return EXIT_OK
         if args.command == "server":
-            run_server(args.host, args.port, args.role, out)
+            run_server(args.host, args.port, args.role, out, faults=args.fault, tls=args.tls)
             return EXIT_OK
         handler: Callable[[Session, argparse.Namespace, TextIO], int] = args.handler
         with Session() as session:

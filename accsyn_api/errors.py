@@ -7,7 +7,10 @@ all. Each carries what a caller needs to act or to report:
 * ``message``: the technical message;
 * ``message_hr``: the message for humans, when the server gave one;
 * ``uri``: the operation, such as ``"job/edit"``;
-* ``eid``: the id of the event sent, to find it in server logs.
+* ``eid``: the id of the event sent, to find it in server logs;
+* ``executed`` (:class:`ServerError` and :class:`TransportError` only):
+  ``False`` when the call was certainly not carried out, ``None`` when it may
+  have been.
 
 No error ever holds an API key or a session key.
 """
@@ -128,11 +131,46 @@ class InvalidData(AccsynError, ValueError):
 
 
 class ServerError(AccsynError):
-    """The server failed: an exception reply, an HTTP 5xx, or a reply that is not JSON."""
+    """The server failed: an exception reply, an HTTP 5xx, or a reply that is not JSON.
+
+    ``executed`` says whether the call was carried out anyway: ``False`` when
+    certainly not (HTTP 503), ``None`` when it may have been (the reply was
+    cut short, a gateway failed).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        message_hr: Optional[str] = None,
+        uri: Optional[str] = None,
+        eid: Optional[str] = None,
+        executed: Optional[bool] = None,
+    ) -> None:
+        super().__init__(message, message_hr=message_hr, uri=uri, eid=eid)
+        self.executed = executed
 
 
 class TransportError(AccsynError):
-    """The request could not be completed over the network."""
+    """The request could not be completed over the network.
+
+    ``executed`` says whether the call was carried out anyway: ``False`` when
+    certainly not (the server could not be reached), ``None`` when it may
+    have been (the connection was lost, or the reply late, after the request
+    was sent). On ``None``, look before repeating a create.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        message_hr: Optional[str] = None,
+        uri: Optional[str] = None,
+        eid: Optional[str] = None,
+        executed: Optional[bool] = None,
+    ) -> None:
+        super().__init__(message, message_hr=message_hr, uri=uri, eid=eid)
+        self.executed = executed
 
 
 class ConnectionFailed(TransportError):

@@ -18,7 +18,16 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optio
 from . import codec
 from .errors import ConfigurationError, InvalidData, InvalidQuery, NotFound, RequestTimeout
 from .query import BooleanExpression, Comparison, Query, parse
-from .transport import DEFAULT_TIMEOUT, Transport, proxy_settings, resolve_base_url
+from .transport import (
+    DEFAULT_BACKOFF,
+    DEFAULT_RETRIES,
+    DEFAULT_RETRY_BUDGET,
+    DEFAULT_TIMEOUT,
+    Transport,
+    check_retry_settings,
+    proxy_settings,
+    resolve_base_url,
+)
 
 __all__ = ["Session"]
 
@@ -99,8 +108,22 @@ class Session:
     ============  ===================================  =============================
 
     Without ``url`` (or ``hostname``), the workspace's host is looked up in the
-    accsyn registry. ``verify`` is ``True`` (check TLS certificates), ``False``
-    or the path of a CA bundle. ``timeout`` is seconds, or (connect, read).
+    accsyn registry. ``verify`` is ``True`` (check TLS certificates against
+    certifi's bundle), ``"system"`` (against the operating system's trust
+    store: ``pip install 'accsyn-sdk[truststore]'``, Python 3.10+), ``False``
+    (do not check; a warning is logged) or the path of a CA bundle.
+    ``timeout`` is seconds, or (connect, read). ``pool_size`` is how many
+    connections are kept open for the threads sharing the session.
+
+    Failed calls are repeated with the same event id (see the Reliability
+    page): up to ``retries`` times, after a random back-off of up to
+    ``backoff`` seconds doubling each time, while less than ``retry_budget``
+    seconds have passed since the call began. A create whose outcome is
+    unknown (connection lost, reply late or cut short) is repeated only if
+    ``retry_creates`` is ``True``, or ``"auto"`` and the server ignores
+    repeated events; ``False`` never repeats it. When a call fails for good,
+    the error says whether the work may have been done (``error.executed``).
+    ``verbose=True`` prints this session's requests and retries to stderr.
 
     The session logs in when created; use it as a context manager, or call
     :meth:`close`, to release its connections::
@@ -122,7 +145,11 @@ class Session:
         verify: Union[bool, str] = True,
         timeout: Timeout = DEFAULT_TIMEOUT,
         pool_size: int = 10,
-        retries: int = 3,
+        retries: int = DEFAULT_RETRIES,
+        backoff: float = DEFAULT_BACKOFF,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
+        retry_creates: Union[bool, str] = "auto",
+        verbose: bool = False,
         page_size: int = 500,
         registry_url: str = "https://registry.accsyn.com/api/v1.0",
         login: bool = True,
@@ -137,6 +164,7 @@ class Session:
         if not isinstance(page_size, int) or page_size < 1:
             raise ConfigurationError(f"page_size must be a positive integer, not {page_size!r}.")
         self.page_size = page_size
+        check_retry_settings(retries, backoff, retry_budget, retry_creates)
 
         relay_url, proxies = (None, None)
         proxy = _setting(proxy, "ACCSYN_PROXY")
@@ -164,6 +192,10 @@ class Session:
             proxies=proxies,
             pool_size=pool_size,
             retries=retries,
+            backoff=backoff,
+            retry_budget=retry_budget,
+            retry_creates=retry_creates,
+            verbose=verbose,
         )
         if login:
             try:

@@ -4,18 +4,28 @@ A :class:`Transport` holds one pooled :class:`requests.Session` (connections
 are kept alive and reused) and knows everything about HTTP that the
 :class:`~accsyn_api.session.Session` does not need to: URLs, the
 authentication headers, the event envelope, gzip for large payloads, TLS,
-proxies, logging in (again) and turning failures into
+proxies, logging in (again), retries and turning failures into
 :mod:`accsyn_api.errors` exceptions.
 
-Retries: a request that could not be connected never left the machine, so it
-is repeated (``retries`` times, with a short back-off) whatever its method.
-Nothing else is repeated automatically here; in particular a read timeout
-raises :class:`~accsyn_api.errors.RequestTimeout` and says whether the change
-may have been made.
+Retries (see :doc:`/reliability`): a call that fails on the way is repeated,
+with the very same event and ``eid``, up to ``retries`` times, after an
+exponential back-off with full jitter, within a total time budget:
+
+* a connection that could not be made (nothing was sent) and an HTTP 503
+  or 429 (the server says it did not process the request): every method;
+* a connection lost before the reply, a read timeout, an HTTP 502/504, a
+  reply cut short or not JSON: reads (GET), edits (PUT) and deletes (DELETE);
+  creates (POST) only when the server de-duplicates events by ``eid`` (it
+  says so at login with ``"event_dedup": true``) or ``retry_creates=True``.
+
+When a call is not repeated, or its retries run out, the error raised says
+what happened, how many attempts were made and whether the work may have
+been done; its ``executed`` attribute is ``False`` (certainly not done) or
+``None`` (unknown).
 
 Proxies given in the environment (``HTTPS_PROXY``...) and CA bundles given in
 ``REQUESTS_CA_BUNDLE`` are honoured as :mod:`requests` does, unless the caller
-passes its own ``proxies``.
+passes its own ``proxies`` (or ``verify="system"``).
 """
 
 from __future__ import annotations
@@ -23,14 +33,19 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import gzip
+import itertools
 import json
 import logging
+import math
 import platform
+import random
 import socket
+import ssl
+import sys
 import threading
 import time
 import uuid
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 from urllib.parse import quote
 
 import requests
@@ -40,6 +55,10 @@ from urllib3.exceptions import ProtocolError
 from urllib3.util.retry import Retry
 
 from . import codec
+
+if TYPE_CHECKING:
+    from requests.adapters import _HostParams, _PoolKwargs
+
 from .errors import (
     AccsynError,
     AuthenticationError,
@@ -56,11 +75,19 @@ from .errors import (
 )
 
 __all__ = [
+    "BACKOFF_CAP",
+    "DEFAULT_BACKOFF",
     "DEFAULT_REGISTRY_URL",
+    "DEFAULT_RETRIES",
+    "DEFAULT_RETRY_BUDGET",
     "DEFAULT_TIMEOUT",
     "GZIP_THRESHOLD",
     "LOGIN_URI",
+    "SYSTEM_TRUST",
     "Transport",
+    "backoff_delay",
+    "backoff_delays",
+    "check_retry_settings",
     "error_from_reply",
     "proxy_settings",
     "resolve_base_url",
@@ -70,6 +97,21 @@ logger = logging.getLogger("accsyn_api.transport")
 
 DEFAULT_TIMEOUT: Tuple[float, float] = (10.0, 120.0)
 """Seconds to wait for a connection, and for the reply once the request is sent."""
+
+DEFAULT_RETRIES = 3
+"""How many times a failed call is repeated (so at most 4 attempts)."""
+
+DEFAULT_BACKOFF = 0.25
+"""Seconds: the first back-off is up to this long, doubling with every repeat."""
+
+DEFAULT_RETRY_BUDGET = 30.0
+"""Seconds: no repeat starts later than this after the call began."""
+
+BACKOFF_CAP = 8.0
+"""Seconds: no single back-off is longer (a ``Retry-After`` may ask for more)."""
+
+SYSTEM_TRUST = "system"
+"""``verify=SYSTEM_TRUST`` checks certificates against the operating system's trust store."""
 
 DEFAULT_REGISTRY_URL = "https://registry.accsyn.com/api/v1.0"
 """Where the server of a workspace is looked up."""
@@ -81,6 +123,8 @@ LOGIN_URI = "user/login/auth"
 """The operation that exchanges an API key for a session key."""
 
 Timeout = Union[float, Tuple[float, float]]
+Verify = Union[bool, str]
+RetryCreates = Union[bool, str]
 
 _ERROR_CLASSES: Dict[str, type[AccsynError]] = {
     "authentication_failed": AuthenticationError,
@@ -90,10 +134,19 @@ _ERROR_CLASSES: Dict[str, type[AccsynError]] = {
     "invalid_data": InvalidData,
     "invalid_query": InvalidQuery,
 }
-_CHANGING_METHODS = frozenset({"POST", "PUT", "DELETE"})
 _BODY_METHODS = frozenset({"POST", "PUT"})
 _QUERY_METHODS = frozenset({"GET", "DELETE"})
 _BODY_EXCERPT = 200
+_GATEWAY_STATUSES = {
+    429: "too many requests",
+    502: "bad gateway",
+    503: "service unavailable",
+    504: "gateway timeout",
+}
+_NOT_PROCESSED_STATUSES = frozenset({429, 503})  # by HTTP, the request was not processed
+_RETRY_AFTER_PARSER = Retry(total=0)  # only its Retry-After parsing is used
+_random = random.Random()
+_verbose_numbers = itertools.count(1)
 
 
 def _b64_json(obj: Mapping[str, Any]) -> str:
@@ -195,19 +248,312 @@ def _is_refusal(reply: Mapping[str, Any]) -> bool:
     return has_message and "result" not in reply and "success" not in reply
 
 
+# -- retries ------------------------------------------------------------------------
+
+
+def check_retry_settings(
+    retries: int, backoff: float, retry_budget: float, retry_creates: RetryCreates
+) -> None:
+    """Raise :class:`ConfigurationError` unless the retry settings make sense.
+
+    ``retries`` is an integer of 0 or more, ``backoff`` and ``retry_budget``
+    are seconds (0 or more), ``retry_creates`` is ``"auto"``, ``True`` or
+    ``False``.
+    """
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ConfigurationError(
+            f"retries must be a whole number of 0 or more (how many times a failed call is "
+            f"repeated), not {retries!r}."
+        )
+    for name, value in (("backoff", backoff), ("retry_budget", retry_budget)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise ConfigurationError(
+                f"{name} must be a number of seconds, 0 or more, not {value!r}."
+            )
+    if not (retry_creates is True or retry_creates is False or retry_creates == "auto"):
+        raise ConfigurationError(
+            f"retry_creates must be 'auto' (repeat a create whose outcome is unknown only when "
+            f"the server de-duplicates events), True or False, not {retry_creates!r}."
+        )
+
+
+def backoff_delay(
+    repeat: int,
+    backoff: float,
+    *,
+    cap: float = BACKOFF_CAP,
+    rng: Optional[random.Random] = None,
+) -> float:
+    """Seconds to wait before the ``repeat``-th repeat of a call (1 = the first retry).
+
+    Exponential back-off with full jitter: a random value between 0 and
+    ``min(cap, backoff * 2 ** (repeat - 1))``, so that many clients failing
+    together do not come back together.
+    """
+    ceiling = min(cap, backoff * 2.0 ** min(max(repeat, 1) - 1, 60))
+    return (rng or _random).uniform(0.0, ceiling)
+
+
+def backoff_delays(
+    retries: int,
+    backoff: float,
+    *,
+    cap: float = BACKOFF_CAP,
+    rng: Optional[random.Random] = None,
+) -> List[float]:
+    """The pauses before each of ``retries`` repeats, as :func:`backoff_delay` draws them."""
+    return [backoff_delay(repeat, backoff, cap=cap, rng=rng) for repeat in range(1, retries + 1)]
+
+
+def _retry_after(response: requests.Response) -> Optional[float]:
+    """Seconds asked for by a ``Retry-After`` header (a number or an HTTP date), if any."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(_RETRY_AFTER_PARSER.parse_retry_after(value)))
+    except Exception:  # an unreadable header is ignored, as browsers do
+        return None
+
+
+class _AttemptFailed(Exception):
+    """One attempt of a call failed in a way the retry loop decides about.
+
+    ``error`` is what is raised if the call is not repeated; ``executed`` is
+    False when the server certainly did not carry the call out and None when
+    it may have; ``repeatable`` is False for failures that repeating cannot
+    cure (TLS, a server fault); ``reason`` is a few words for the log.
+    """
+
+    def __init__(
+        self,
+        error: Union[ServerError, TransportError],
+        *,
+        reason: str,
+        executed: Optional[bool],
+        repeatable: bool = True,
+        retry_after: Optional[float] = None,
+    ) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.reason = reason
+        self.executed = executed
+        self.repeatable = repeatable
+        self.retry_after = retry_after
+
+
+def _consequence(method: str, uri: str, executed: Optional[bool]) -> str:
+    """What a caller should know about the work after a failed call."""
+    if method == "GET" or uri == LOGIN_URI or uri.startswith("registry/"):
+        return "Nothing was changed (this call only reads), so it is safe to repeat."
+    if executed is False:
+        return "The server did not carry it out: nothing was changed, so it is safe to repeat."
+    parts = uri.strip("/").split("/")
+    entity = parts[-2] if len(parts) >= 2 else "entity"
+    if method == "POST" and entity == "task":
+        return (
+            "The tasks may or may not have been added to the job; look for them with find "
+            "before adding them again."
+        )
+    if method == "POST":
+        return (
+            f"The {entity} may or may not have been created; look for it with find "
+            f"(e.g. by its code) before creating it again."
+        )
+    if method == "DELETE":
+        return (
+            f"The {entity} may or may not have been deleted; look for it with find before "
+            "deleting it again."
+        )
+    return (
+        f"The change may or may not have been made; find the {entity} to check (making the "
+        "same change again is harmless)."
+    )
+
+
+def _note_earlier_attempt(refusal: AccsynError, attempt: int) -> None:
+    """Add to a refusal met on a repeat that an earlier attempt may have done the work."""
+    refusal.message = (
+        f"{refusal.message} (This refusal answered attempt {attempt}; an earlier attempt of "
+        "the same call may have been carried out, which can explain it.)"
+    )
+    refusal.args = (refusal.message,)
+
+
+class _RetryPolicy:
+    """The retry settings of a Transport, and the loop that applies them."""
+
+    def __init__(
+        self,
+        *,
+        retries: int,
+        backoff: float,
+        budget: float,
+        creates: RetryCreates,
+        log: logging.Logger,
+    ) -> None:
+        check_retry_settings(retries, backoff, budget, creates)
+        self.retries = retries
+        self.backoff = float(backoff)
+        self.budget = float(budget)
+        self.creates = creates
+        self.log = log
+
+    def run(
+        self,
+        attempt: Callable[[], Dict[str, Any]],
+        *,
+        method: str,
+        uri: str,
+        eid: Optional[str],
+        deadline: float,
+        server_dedups: bool,
+    ) -> Dict[str, Any]:
+        """Call ``attempt`` until it returns, or until the policy says to stop.
+
+        Every attempt sends the very same event (the same ``eid``), so a
+        server that de-duplicates executes it at most once.
+        """
+        started = time.monotonic()
+        attempts = 0
+        executed: Optional[bool] = False  # what is known of all attempts so far
+        while True:
+            attempts += 1
+            try:
+                return attempt()
+            except _AttemptFailed as caught:
+                failure = caught
+            except AccsynError as refusal:
+                if attempts > 1 and executed is None:
+                    _note_earlier_attempt(refusal, attempts)
+                raise
+            # Decided outside the except block, so that the error raised does not
+            # carry the attempt's exception (and its request) as its context.
+            if failure.executed is not False:
+                executed = None
+            stop, delay = self._next_step(
+                failure,
+                method=method,
+                attempts=attempts,
+                deadline=deadline,
+                server_dedups=server_dedups,
+            )
+            if stop is not None:
+                elapsed = time.monotonic() - started
+                raise self._final_error(
+                    failure, method, uri, eid, attempts, elapsed, stop, executed
+                )
+            self.log.warning(
+                "Retrying %s %s eid=%s in %.2f s: attempt %d of %d failed (%s)",
+                method,
+                uri,
+                eid or "-",
+                delay,
+                attempts,
+                self.retries + 1,
+                failure.reason,
+            )
+            time.sleep(delay)
+
+    def _next_step(
+        self,
+        failure: _AttemptFailed,
+        *,
+        method: str,
+        attempts: int,
+        deadline: float,
+        server_dedups: bool,
+    ) -> Tuple[Optional[str], float]:
+        """``(why the call is not repeated, None)`` or ``(None, seconds to wait first)``."""
+        if not failure.repeatable:
+            return "this kind of failure is not repeated automatically", 0.0
+        if failure.executed is None and method == "POST":
+            if self.creates is False:
+                return (
+                    "a create whose outcome is unknown is not repeated (retry_creates=False)",
+                    0.0,
+                )
+            if self.creates == "auto" and not server_dedups:
+                return (
+                    "a create whose outcome is unknown is not repeated, as this server does "
+                    "not announce that it ignores repeated events (retry_creates='auto')"
+                ), 0.0
+        if attempts > self.retries:
+            return f"all {self.retries} retries used", 0.0
+        delay = backoff_delay(attempts, self.backoff)
+        if failure.retry_after is not None:
+            delay = max(delay, failure.retry_after)
+        if time.monotonic() + delay > deadline:
+            asked = (
+                f" (the server asked to wait {failure.retry_after:g} s)"
+                if failure.retry_after
+                else ""
+            )
+            return f"the retry budget of {self.budget:g} s is spent{asked}", 0.0
+        return None, delay
+
+    @staticmethod
+    def _final_error(
+        failure: _AttemptFailed,
+        method: str,
+        uri: str,
+        eid: Optional[str],
+        attempts: int,
+        elapsed: float,
+        stop: str,
+        executed: Optional[bool],
+    ) -> Union[ServerError, TransportError]:
+        times = "once" if attempts == 1 else f"{attempts} times in {elapsed:.1f} s"
+        text = (
+            f"{failure.error.message} Tried {times}; {stop}. {_consequence(method, uri, executed)}"
+        )
+        return type(failure.error)(text, uri=uri, eid=eid, executed=executed)
+
+
+# -- one attempt ----------------------------------------------------------------------
+
+
 def _decode_reply(
     response: requests.Response, *, url: str, uri: str, eid: Optional[str]
 ) -> Dict[str, Any]:
-    """The reply as a dict, or the exception for an HTTP failure or a refusal."""
+    """The reply as a dict.
+
+    Raises :class:`_AttemptFailed` for an HTTP failure (the retry loop decides
+    whether to repeat) and the matching :mod:`accsyn_api.errors` class for a
+    refusal (never repeated).
+    """
     status = response.status_code
     content = response.content
     if 300 <= status < 400:
         location = response.headers.get("Location", "?")
-        raise ServerError(
-            f"{url} answered HTTP {status}, a redirect to {location}; "
-            "check the server address (http/https, host, port).",
-            uri=uri,
-            eid=eid,
+        raise _AttemptFailed(
+            ServerError(
+                f"{url} answered HTTP {status}, a redirect to {location}; "
+                "check the server address (http/https, host, port).",
+                uri=uri,
+                eid=eid,
+            ),
+            reason=f"HTTP {status}",
+            executed=None,
+            repeatable=False,
+        )
+    if status in _GATEWAY_STATUSES:
+        raise _AttemptFailed(
+            ServerError(
+                f"The server answered {uri} with HTTP {status} ({_GATEWAY_STATUSES[status]}): "
+                f"{_excerpt(content)}",
+                uri=uri,
+                eid=eid,
+            ),
+            reason=f"HTTP {status}",
+            # 503 and 429 say the request was not processed; a gateway's 502/504 does not tell.
+            executed=False if status in _NOT_PROCESSED_STATUSES else None,
+            retry_after=_retry_after(response),
         )
     reply: Any = None
     is_json = True
@@ -215,35 +561,51 @@ def _decode_reply(
         reply = codec.decode(content)
     except ValueError:
         is_json = False
-    if status >= 500 and not (isinstance(reply, dict) and "exception" in reply):
-        raise ServerError(
-            f"The server answered {uri} with HTTP {status}: {_excerpt(content)}",
-            uri=uri,
-            eid=eid,
+    if isinstance(reply, dict) and "exception" in reply:
+        error = error_from_reply(reply, uri=uri, eid=eid, http_status=status)
+        assert isinstance(error, ServerError)  # an "exception" reply always maps to it
+        raise _AttemptFailed(error, reason="server fault", executed=None, repeatable=False)
+    if status >= 500:
+        raise _AttemptFailed(
+            ServerError(
+                f"The server answered {uri} with HTTP {status}: {_excerpt(content)}",
+                uri=uri,
+                eid=eid,
+            ),
+            reason=f"HTTP {status}",
+            executed=None,
+            repeatable=False,
         )
-    if not is_json:
-        raise ServerError(
-            f"The server answered {uri} with HTTP {status} and a body that is not JSON: "
-            f"{_excerpt(content)}",
-            uri=uri,
-            eid=eid,
-        )
-    if not isinstance(reply, dict):
-        raise ServerError(
-            f"The server answered {uri} with HTTP {status} and JSON that is not an object: "
-            f"{_excerpt(content)}",
-            uri=uri,
-            eid=eid,
-        )
-    if _is_refusal(reply):
+    if isinstance(reply, dict) and _is_refusal(reply):
         raise error_from_reply(reply, uri=uri, eid=eid, http_status=status)
     if status >= 400:
-        raise ServerError(
-            f"The server answered {uri} with HTTP {status}: {_excerpt(content)}",
-            uri=uri,
-            eid=eid,
+        raise _AttemptFailed(
+            ServerError(
+                f"The server answered {uri} with HTTP {status}: {_excerpt(content)}",
+                uri=uri,
+                eid=eid,
+            ),
+            reason=f"HTTP {status}",
+            executed=False,
+            repeatable=False,
+        )
+    if not is_json or not isinstance(reply, dict):
+        what = "a body that is not JSON" if not is_json else "JSON that is not an object"
+        raise _AttemptFailed(
+            ServerError(
+                f"The server answered {uri} with HTTP {status} and {what}: {_excerpt(content)}",
+                uri=uri,
+                eid=eid,
+            ),
+            reason="reply not JSON",
+            executed=None,
         )
     return reply
+
+
+def _read_timeout_text(timeout: Timeout) -> str:
+    seconds = timeout[1] if isinstance(timeout, tuple) else timeout
+    return f"{seconds:g} s"
 
 
 def _send(
@@ -256,80 +618,207 @@ def _send(
     eid: Optional[str],
     **kwargs: Any,
 ) -> requests.Response:
-    """Send one request, turning requests' exceptions into accsyn_api errors.
+    """Send one request; a network failure raises :class:`_AttemptFailed`.
 
     ``shown_url`` is the address named in messages (without the query string).
     """
-    changing = method in _CHANGING_METHODS
     try:
         return http.request(method, url, allow_redirects=False, **kwargs)
     except requests.exceptions.ConnectTimeout as exc:
-        raise ConnectionFailed(
-            f"Could not connect to {shown_url} in time ({_reason(exc)}). The request was not "
-            "sent. Check the server address, your network and the proxy settings.",
-            uri=uri,
-            eid=eid,
+        raise _AttemptFailed(
+            ConnectionFailed(
+                f"Could not connect to {shown_url} in time ({_reason(exc)}); the request was "
+                "not sent. Check the server address, your network and the proxy settings.",
+                uri=uri,
+                eid=eid,
+            ),
+            reason="connect timeout",
+            executed=False,
         ) from None
     except requests.exceptions.ReadTimeout:
-        maybe = (
-            "the change may or may not have been made; check before repeating it"
-            if changing
-            else "nothing was changed, it is safe to repeat"
-        )
-        raise RequestTimeout(
-            f"{shown_url} did not answer {method} {uri} in time: {maybe}. A larger read "
-            "timeout may help if the server is busy.",
-            uri=uri,
-            eid=eid,
+        raise _AttemptFailed(
+            RequestTimeout(
+                f"{shown_url} did not answer {method} {uri} within the read timeout of "
+                f"{_read_timeout_text(kwargs.get('timeout', DEFAULT_TIMEOUT))}. A larger "
+                "timeout may help if the server is busy.",
+                uri=uri,
+                eid=eid,
+            ),
+            reason="read timeout",
+            executed=None,
         ) from None
     except requests.exceptions.SSLError as exc:
-        raise ConnectionFailed(
-            f"Could not connect securely to {shown_url} ({_reason(exc)}). Check the "
-            "certificates: the server's, and the CA bundle given as verify=...",
-            uri=uri,
-            eid=eid,
+        raise _AttemptFailed(
+            ConnectionFailed(
+                f"Could not connect securely to {shown_url} ({_reason(exc)}). Check the "
+                "certificates: the server's, and the CA bundle given as verify=... "
+                "(verify='system' checks against the operating system's trust store).",
+                uri=uri,
+                eid=eid,
+            ),
+            reason="TLS failure",
+            executed=False,
+            repeatable=False,
         ) from None
     except requests.exceptions.ProxyError as exc:
-        raise ConnectionFailed(
-            f"Could not reach {shown_url} through the proxy ({_reason(exc)}). Check the "
-            "proxy address and that the proxy is running.",
-            uri=uri,
-            eid=eid,
+        raise _AttemptFailed(
+            ConnectionFailed(
+                f"Could not reach {shown_url} through the proxy ({_reason(exc)}). Check the "
+                "proxy address and that the proxy is running.",
+                uri=uri,
+                eid=eid,
+            ),
+            reason="proxy failure",
+            executed=False,
         ) from None
     except requests.exceptions.ConnectionError as exc:
         inner = exc.args[0] if exc.args else None
         if isinstance(inner, ProtocolError):
-            maybe = " The change may or may not have been made." if changing else ""
-            raise ConnectionFailed(
-                f"The connection to {shown_url} was lost before the reply to {method} {uri} "
-                f"arrived ({_reason(exc)}).{maybe}",
+            raise _AttemptFailed(
+                ConnectionFailed(
+                    f"The connection to {shown_url} was lost before the reply to {method} "
+                    f"{uri} arrived ({_reason(exc)}).",
+                    uri=uri,
+                    eid=eid,
+                ),
+                reason="connection lost",
+                executed=None,
+            ) from None
+        raise _AttemptFailed(
+            ConnectionFailed(
+                f"Could not reach {shown_url} ({_reason(exc)}). Check the server address, your "
+                "network, the proxy settings and the certificates.",
                 uri=uri,
                 eid=eid,
-            ) from None
-        raise ConnectionFailed(
-            f"Could not reach {shown_url} ({_reason(exc)}). Check the server address, your "
-            "network, the proxy settings and the certificates.",
-            uri=uri,
-            eid=eid,
+            ),
+            reason="connection failed",
+            executed=False,
         ) from None
     except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
-        maybe = " The change may or may not have been made." if changing else ""
-        raise ServerError(
-            f"The reply of {shown_url} to {method} {uri} was cut short or garbled.{maybe}",
-            uri=uri,
-            eid=eid,
+        raise _AttemptFailed(
+            ServerError(
+                f"The reply of {shown_url} to {method} {uri} was cut short or garbled.",
+                uri=uri,
+                eid=eid,
+            ),
+            reason="reply cut short",
+            executed=None,
         ) from None
     except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as exc:
         raise ConfigurationError(
             f"Cannot send to {shown_url}: {exc}. (A socks5 proxy needs PySocks: "
-            "pip install 'requests[socks]'.)",
+            "pip install 'accsyn-sdk[socks]'.)",
             uri=uri,
             eid=eid,
         ) from None
     except requests.exceptions.RequestException as exc:
-        raise TransportError(
-            f"{method} {uri} to {shown_url} failed: {_reason(exc)}", uri=uri, eid=eid
+        raise _AttemptFailed(
+            TransportError(
+                f"{method} {uri} to {shown_url} failed: {_reason(exc)}", uri=uri, eid=eid
+            ),
+            reason=type(exc).__name__,
+            executed=None,
+            repeatable=False,
         ) from None
+
+
+# -- connections ------------------------------------------------------------------------
+
+
+def _system_trust_context() -> ssl.SSLContext:
+    """An SSL context checking certificates against the operating system's trust store."""
+    try:
+        import truststore
+    except ImportError:
+        raise ConfigurationError(
+            "verify='system' checks certificates against the operating system's trust store "
+            "through the optional package 'truststore', which is not installed: "
+            "pip install 'accsyn-sdk[truststore]' (needs Python 3.10 or later)."
+        ) from None
+    context: ssl.SSLContext = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    return context
+
+
+class _SystemTrustAdapter(requests.adapters.HTTPAdapter):
+    """An HTTPAdapter whose TLS connections use one given SSL context (the system's trust).
+
+    The CA bundle that :mod:`requests` would otherwise load (certifi's, or
+    ``REQUESTS_CA_BUNDLE``) is left out: the context's own store decides.
+    """
+
+    def __init__(self, ssl_context: ssl.SSLContext, **kwargs: Any) -> None:
+        self._ssl_context = ssl_context
+        super().__init__(**kwargs)
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        pool_kwargs["ssl_context"] = self._ssl_context
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        proxy_kwargs.setdefault("ssl_context", self._ssl_context)
+        return super().proxy_manager_for(proxy, **proxy_kwargs)
+
+    def build_connection_pool_key_attributes(
+        self,
+        request: requests.PreparedRequest,
+        verify: Union[bool, str],
+        cert: Union[str, Tuple[str, str], None] = None,
+    ) -> Tuple[_HostParams, _PoolKwargs]:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
+        pool_kwargs.pop("ca_certs", None)
+        pool_kwargs.pop("ca_cert_dir", None)
+        pool_kwargs["cert_reqs"] = "CERT_REQUIRED"
+        return host_params, pool_kwargs
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        # Let requests handle a client certificate, but load no CA bundle.
+        super().cert_verify(conn, url, False, cert)  # type: ignore[no-untyped-call]
+        conn.cert_reqs = "CERT_REQUIRED"
+
+
+def _http_session(verify: Verify, pool_size: int) -> Tuple[requests.Session, Union[bool, str]]:
+    """A pooled requests.Session for ``verify``, and the ``verify`` to give each request.
+
+    Failed connections are not retried inside urllib3 (``Retry`` with no
+    connect retries, read errors re-raised as they are) so that the retry
+    loop sees every failure, tells "not sent" from "lost", and keeps one
+    back-off and one time budget for all of them. With more threads than
+    ``pool_size`` connections, a thread waits for a free connection
+    (``pool_block``) rather than opening one that would be thrown away.
+    """
+    http = requests.Session()
+    no_retry = Retry(
+        total=None,
+        connect=0,
+        read=False,
+        status=0,
+        other=0,
+        redirect=False,
+        allowed_methods=None,
+        raise_on_status=False,
+    )
+    adapter: requests.adapters.HTTPAdapter
+    request_verify: Union[bool, str] = verify
+    if verify == SYSTEM_TRUST:
+        adapter = _SystemTrustAdapter(
+            _system_trust_context(),
+            pool_connections=1,
+            pool_maxsize=pool_size,
+            max_retries=no_retry,
+            pool_block=True,
+        )
+        request_verify = True
+    else:
+        adapter = requests.adapters.HTTPAdapter(
+            pool_connections=1, pool_maxsize=pool_size, max_retries=no_retry, pool_block=True
+        )
+    http.mount("http://", adapter)
+    http.mount("https://", adapter)
+    return http, request_verify
 
 
 class Transport:
@@ -337,9 +826,16 @@ class Transport:
 
     ``base_url`` is the API root, such as ``"https://acmevfx.accsyn.com:443/api/v1.0"``
     or ``"http://127.0.0.1:8181/api/v1.0"``. ``verify`` is True (check TLS
-    certificates), False (do not: a warning is logged) or the path of a CA
-    bundle. ``timeout`` is seconds, or (connect, read) seconds. ``retries``
-    is how many times a connection that could not be made is tried again.
+    certificates against certifi's bundle), ``"system"`` (against the
+    operating system's trust store; needs the ``truststore`` extra), False
+    (do not check: a warning is logged) or the path of a CA bundle.
+    ``timeout`` is seconds, or (connect, read) seconds.
+
+    ``retries``, ``backoff``, ``retry_budget`` and ``retry_creates`` set the
+    retry policy described in the module documentation. ``verbose`` prints
+    this Transport's log lines (DEBUG and up) to stderr, through a logger of
+    its own (``accsyn_api.transport.<n>``), leaving every other logger alone.
+
     ``session_key`` lets an existing session be used without logging in; with
     no ``api_key`` it cannot be renewed when it expires.
 
@@ -354,26 +850,38 @@ class Transport:
         domain: str,
         username: str,
         api_key: Optional[str],
-        verify: Union[bool, str] = True,
+        verify: Verify = True,
         timeout: Timeout = DEFAULT_TIMEOUT,
         proxies: Optional[Dict[str, str]] = None,
         pool_size: int = 10,
-        retries: int = 3,
+        retries: int = DEFAULT_RETRIES,
+        backoff: float = DEFAULT_BACKOFF,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
+        retry_creates: RetryCreates = "auto",
+        verbose: bool = False,
         device: Optional[str] = None,
         session_key: Optional[str] = None,
     ) -> None:
         if not base_url:
             raise ConfigurationError("base_url is empty: give the address of the accsyn API.")
-        if pool_size < 1:
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
             raise ConfigurationError(f"pool_size must be at least 1, not {pool_size!r}.")
-        if retries < 0:
-            raise ConfigurationError(f"retries must be 0 or more, not {retries!r}.")
+        self._log = logger
+        self._verbose_handler: Optional[logging.Handler] = None
+        if verbose:
+            self._log, self._verbose_handler = _verbose_logger()
+        self._retry = _RetryPolicy(
+            retries=retries,
+            backoff=backoff,
+            budget=retry_budget,
+            creates=retry_creates,
+            log=self._log,
+        )
         self.base_url = base_url.rstrip("/")
         self.domain = domain
         self.username = username
         self._api_key = api_key
         self._session_key = session_key
-        self._verify = verify
         self._timeout = timeout
         self._proxies = dict(proxies) if proxies else None
         self._hostname = socket.gethostname()
@@ -381,28 +889,14 @@ class Transport:
         self._login_lock = threading.Lock()
         self.clearance: Optional[str] = None
         self.user_id: Optional[str] = None
+        self.event_dedup = False
+        """True when the server said at login that it ignores repeated events (same eid)."""
 
-        self._http = requests.Session()
-        retry = Retry(
-            total=None,
-            connect=retries,
-            read=False,  # re-raise read errors as they are: never repeat a sent request
-            status=0,
-            other=0,
-            redirect=False,
-            backoff_factor=0.1,
-            allowed_methods=None,
-            raise_on_status=False,
-        )
-        adapter = requests.adapters.HTTPAdapter(
-            pool_connections=1, pool_maxsize=pool_size, max_retries=retry
-        )
-        self._http.mount("http://", adapter)
-        self._http.mount("https://", adapter)
+        self._http, self._verify = _http_session(verify, pool_size)
         self._http.headers["ASDevice"] = device or _device_header(self._hostname)
         self._http.headers["Accept"] = "application/json"
         if verify is False:
-            logger.warning(
+            self._log.warning(
                 "TLS certificates are NOT checked for %s (verify=False): anyone on the "
                 "network path could read or change the traffic, API key included.",
                 self.base_url,
@@ -439,23 +933,38 @@ class Transport:
         body: Dict[str, Any] = {"session": self._session_uuid}
         if reuse:
             body["session_key_reuse"] = reuse
-        started = time.perf_counter()
-        response = _send(
-            self._http,
-            "PUT",
-            url,
-            shown_url=url,
-            uri=LOGIN_URI,
-            eid=None,
-            data=json.dumps(body).encode("utf-8"),
-            headers={"Content-Type": "application/json"},
-            auth=_HeaderAuth(f"ASCredentials {_b64_json(credentials)}"),
-            timeout=self._timeout,
-            verify=self._verify,
-            proxies=self._proxies,
-        )
-        self._log_call("PUT", LOGIN_URI, None, started, response)
-        reply = _decode_reply(response, url=url, uri=LOGIN_URI, eid=None)
+        data = json.dumps(body).encode("utf-8")
+
+        def attempt() -> Dict[str, Any]:
+            started = time.perf_counter()
+            response = _send(
+                self._http,
+                "PUT",
+                url,
+                shown_url=url,
+                uri=LOGIN_URI,
+                eid=None,
+                data=data,
+                headers={"Content-Type": "application/json"},
+                auth=_HeaderAuth(f"ASCredentials {_b64_json(credentials)}"),
+                timeout=self._timeout,
+                verify=self._verify,
+                proxies=self._proxies,
+            )
+            self._log_call("PUT", LOGIN_URI, None, started, response)
+            return _decode_reply(response, url=url, uri=LOGIN_URI, eid=None)
+
+        try:
+            reply = self._retry.run(
+                attempt,
+                method="PUT",
+                uri=LOGIN_URI,
+                eid=None,
+                deadline=time.monotonic() + self._retry.budget,
+                server_dedups=False,
+            )
+        except AccsynError as exc:
+            raise self._scrubbed(exc) from None
         session_key = reply.get("session_key")
         if not isinstance(session_key, str) or not session_key:
             raise AuthenticationError(
@@ -466,6 +975,7 @@ class Transport:
         user_id = reply.get("id")
         self.clearance = str(clearance) if clearance is not None else None
         self.user_id = str(user_id) if user_id is not None else None
+        self.event_dedup = reply.get("event_dedup") is True
         return session_key, {key: value for key, value in reply.items() if key != "session_key"}
 
     def _current_session_key(self) -> str:
@@ -498,8 +1008,9 @@ class Transport:
 
         ``method`` is GET (read), POST (create), PUT (modify) or DELETE.
         ``data`` may hold datetimes. Logs in first when needed, and once more
-        if the session expired (the event is then repeated with the same
-        ``eid``). Refusals raise the matching :mod:`accsyn_api.errors` class.
+        if the session expired. Failures on the way are repeated as the retry
+        policy says; every repeat sends the same event with the same ``eid``.
+        Refusals raise the matching :mod:`accsyn_api.errors` class.
         """
         method = method.upper()
         if method not in _BODY_METHODS and method not in _QUERY_METHODS:
@@ -509,14 +1020,15 @@ class Transport:
         eid = str(uuid.uuid4())
         event_text = self._event_text(uri, eid, data=data, query=query, entityid=entityid)
         session_key = self._current_session_key()
+        deadline = time.monotonic() + self._retry.budget
         try:
-            return self._send_event(method, uri, eid, event_text, session_key)
+            return self._send_event(method, uri, eid, event_text, session_key, deadline)
         except SessionExpired:
             if not self._api_key:
                 raise
-            logger.debug("Session expired during %s (eid=%s): logging in again", uri, eid)
+            self._log.debug("Session expired during %s (eid=%s): logging in again", uri, eid)
             session_key = self._renew_session_key(session_key)
-            return self._send_event(method, uri, eid, event_text, session_key)
+            return self._send_event(method, uri, eid, event_text, session_key, deadline)
 
     def _event_text(
         self,
@@ -559,7 +1071,13 @@ class Transport:
         return f'{envelope[:-1]},"data":{data_text}}}'
 
     def _send_event(
-        self, method: str, uri: str, eid: str, event_text: str, session_key: str
+        self,
+        method: str,
+        uri: str,
+        eid: str,
+        event_text: str,
+        session_key: str,
+        deadline: float,
     ) -> Dict[str, Any]:
         url = f"{self.base_url}/event"
         session_header = {
@@ -579,17 +1097,29 @@ class Transport:
             kwargs["headers"] = {"Content-Type": "application/json"}
         else:
             target = f"{url}?{quote(event_text, safe='')}"
-        started = time.perf_counter()
-        response = _send(self._http, method, target, shown_url=url, uri=uri, eid=eid, **kwargs)
-        self._log_call(method, uri, eid, started, response)
-        try:
+
+        def attempt() -> Dict[str, Any]:
+            started = time.perf_counter()
+            response = _send(self._http, method, target, shown_url=url, uri=uri, eid=eid, **kwargs)
+            self._log_call(method, uri, eid, started, response)
             return _decode_reply(response, url=url, uri=uri, eid=eid)
+
+        try:
+            return self._retry.run(
+                attempt,
+                method=method,
+                uri=uri,
+                eid=eid,
+                deadline=deadline,
+                server_dedups=self.event_dedup,
+            )
         except AccsynError as exc:
             raise self._scrubbed(exc) from None
 
     def _scrubbed(self, exc: AccsynError) -> AccsynError:
         """``exc`` with any secret that a server echoed masked out."""
-        secrets = [s for s in (self._api_key, self._session_key) if s]
+        # Keys too short to be real (as in examples) would mask ordinary words.
+        secrets = [s for s in (self._api_key, self._session_key) if s and len(s) >= 8]
         for attribute in ("message", "message_hr"):
             text = getattr(exc, attribute)
             if text:
@@ -607,9 +1137,9 @@ class Transport:
         started: float,
         response: requests.Response,
     ) -> None:
-        if logger.isEnabledFor(logging.DEBUG):
+        if self._log.isEnabledFor(logging.DEBUG):
             elapsed_ms = (time.perf_counter() - started) * 1000.0
-            logger.debug(
+            self._log.debug(
                 "%s %s eid=%s HTTP %d %.1f ms %d bytes",
                 method,
                 uri,
@@ -620,42 +1150,81 @@ class Transport:
             )
 
     def close(self) -> None:
-        """Close the pooled connections."""
+        """Close the pooled connections (and stop printing, with ``verbose``)."""
         self._http.close()
+        if self._verbose_handler is not None:
+            self._log.removeHandler(self._verbose_handler)
+            self._verbose_handler = None
+
+
+def _verbose_logger() -> Tuple[logging.Logger, logging.Handler]:
+    """A logger of its own for one verbose Transport, printing DEBUG and up to stderr.
+
+    It is a child of ``accsyn_api.transport`` (so an application's handlers
+    still see its records); the root logger and other loggers are untouched.
+    """
+    log = logging.getLogger(f"{logger.name}.{next(_verbose_numbers)}")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    handler.setLevel(logging.DEBUG)
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    return log, handler
 
 
 def resolve_base_url(
     domain: str,
     *,
     registry_url: str = DEFAULT_REGISTRY_URL,
-    verify: Union[bool, str] = True,
+    verify: Verify = True,
     timeout: Timeout = DEFAULT_TIMEOUT,
     proxies: Optional[Dict[str, str]] = None,
 ) -> str:
     """Ask the accsyn registry where ``domain`` is served; return its API root URL.
 
-    Returns ``"https://<name>.accsyn.com:443/api/v1.0"``. Raises
+    Returns ``"https://<name>.accsyn.com:443/api/v1.0"``. Failures on the way
+    are repeated as for any read. Raises
     :class:`ConnectionFailed`/:class:`RequestTimeout` when the registry
     cannot be reached, :class:`NotFound` when it does not know the domain and
     :class:`ServerError` when its answer makes no sense.
     """
     uri = "registry/organization/domain"
     url = f"{registry_url.rstrip('/')}/{uri}"
-    with requests.Session() as http:
-        response = _send(
-            http,
-            "PUT",
-            url,
-            shown_url=url,
+    data = json.dumps({"organization": domain}).encode("utf-8")
+    policy = _RetryPolicy(
+        retries=DEFAULT_RETRIES,
+        backoff=DEFAULT_BACKOFF,
+        budget=DEFAULT_RETRY_BUDGET,
+        creates=False,
+        log=logger,
+    )
+    http, request_verify = _http_session(verify, 1)
+    with http:
+
+        def attempt() -> Dict[str, Any]:
+            response = _send(
+                http,
+                "PUT",
+                url,
+                shown_url=url,
+                uri=uri,
+                eid=None,
+                data=data,
+                headers={"Content-Type": "application/json", "Accept": "application/json"},
+                timeout=timeout,
+                verify=request_verify,
+                proxies=dict(proxies) if proxies else None,
+            )
+            return _decode_reply(response, url=url, uri=uri, eid=None)
+
+        reply = policy.run(
+            attempt,
+            method="PUT",
             uri=uri,
             eid=None,
-            data=json.dumps({"organization": domain}).encode("utf-8"),
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
-            timeout=timeout,
-            verify=verify,
-            proxies=dict(proxies) if proxies else None,
+            deadline=time.monotonic() + policy.budget,
+            server_dedups=False,
         )
-        reply = _decode_reply(response, url=url, uri=uri, eid=None)
     name = reply.get("domain")
     if not name:
         raise NotFound(

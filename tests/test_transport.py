@@ -449,6 +449,7 @@ def test_read_timeout(silent_port: int, method: str, uri: str, words: str) -> No
         api_key="k",
         session_key="already-logged-in",
         timeout=(1, 0.5),
+        retries=0,  # the retry policy has tests of its own (test_retries.py)
     )
     started = time.monotonic()
     with pytest.raises(RequestTimeout) as caught:

@@ -411,7 +411,13 @@ class Backend:
             )
         session_key = secrets.token_hex(16)
         self._sessions[session_key] = _SessionRecord(user.id)
-        return {"session_key": session_key, "clearance": user.clearance, "id": user.id}
+        # event_dedup: a repeated eid gets the stored reply, so clients may retry creates.
+        return {
+            "session_key": session_key,
+            "clearance": user.clearance,
+            "id": user.id,
+            "event_dedup": True,
+        }
 
     def _authenticate(self, session: Optional[Mapping[str, Any]]) -> User:
         unknown = AuthenticationError(
@@ -1248,13 +1254,12 @@ class Backend:
         mirrored = all(t.source["path"] == t.destination["path"] for t in job.tasks)
         pairs = [self._explicit_task(item, mirrored_ok=mirrored) for item in data["tasks"]]
         now = self.clock.now()
-        to_retry: List[Task] = []
-        to_add: List[Tuple[Dict[str, Any], Dict[str, Any]]] = []
+        existing_by_paths = {(t.source["path"], t.destination["path"]): t for t in job.tasks}
+        to_retry: Dict[str, Task] = {}  # by id: each existing task once, in request order
+        to_add: Dict[Tuple[str, str], Tuple[Dict[str, Any], Dict[str, Any]]] = {}
         for src, dst in pairs:  # decide everything before changing anything
             key = (src["path"], dst["path"])
-            existing = next(
-                (t for t in job.tasks if (t.source["path"], t.destination["path"]) == key), None
-            )
+            existing = existing_by_paths.get(key)
             if existing is not None and not allow_duplicates:
                 raise _invalid(
                     f"duplicate of task {existing.id}",
@@ -1263,15 +1268,14 @@ class Backend:
                     "allow_duplicates on to retry the existing task instead.",
                 )
             if existing is not None:
-                if existing not in to_retry:
-                    to_retry.append(existing)
-            elif all((s["path"], d["path"]) != key for s, d in to_add):
-                to_add.append((src, dst))
+                to_retry.setdefault(existing.id, existing)
+            else:
+                to_add.setdefault(key, (src, dst))
         result = []
-        for task in to_retry:
+        for task in to_retry.values():
             task.status, task.finished = "queued", NEVER
             result.append(task)
-        for src, dst in to_add:
+        for src, dst in to_add.values():
             task = self._make_task(job, src, dst, now)
             job.tasks.append(task)
             result.append(task)

@@ -17,6 +17,11 @@ Connections are kept alive (HTTP/1.1), every request runs in its own
 thread, and a malformed request gets a JSON refusal
 (``{"message", "message_hr", "error_code": "invalid_data"}``) without
 affecting the server or its state.
+
+Faults of a real network (dropped connections, delays, 502/503, truncated
+replies, expired sessions) can be injected per uri or per nth request with
+:meth:`LocalServer.inject` (see :mod:`accsyn_api.testing.faults`), and
+``LocalServer(tls=True)`` serves HTTPS with a throwaway certificate.
 """
 
 from __future__ import annotations
@@ -32,14 +37,38 @@ import logging
 import socket
 import threading
 import zlib
-from typing import TYPE_CHECKING, Any, Deque, Dict, List, Mapping, Optional, Set, Tuple, cast
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Deque,
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Set,
+    Tuple,
+    Union,
+    cast,
+)
 from urllib.parse import unquote
 
 from .. import codec
 from .backend import Backend
+from .faults import (
+    LOGIN_FAULT_URI,
+    REGISTRY_FAULT_URI,
+    Execute,
+    Fault,
+    FaultInjector,
+    FaultKind,
+    format_fault,
+    play_fault,
+)
 
 if TYPE_CHECKING:
     from ..session import Session
+    from .tls import ThrowawayTLS
 
 __all__ = ["LocalServer"]
 
@@ -52,6 +81,8 @@ REGISTRY_PATH = f"{API_PREFIX}/registry/organization/domain"
 MAX_BODY_BYTES = 256 * 1024 * 1024
 EVENT_HISTORY = 1000
 """How many received events :attr:`LocalServer.events` keeps."""
+TLS_HANDSHAKE_TIMEOUT = 10.0
+"""Seconds a client gets to complete the TLS handshake."""
 
 
 class _Refusal(Exception):
@@ -113,7 +144,7 @@ def _unpack_gz_data(event: Dict[str, Any]) -> Dict[str, Any]:
         raise _Refusal(400, "gz_data must be a string: base64 of gzipped JSON.")
     try:
         text = gzip.decompress(base64.b64decode(packed, validate=True))
-    except (binascii.Error, OSError, EOFError, zlib.error) as exc:
+    except (ValueError, OSError, EOFError, zlib.error) as exc:  # binascii.Error is a ValueError
         raise _Refusal(
             400,
             f"gz_data could not be unpacked: {exc}",
@@ -158,32 +189,57 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         try:
-            body = self._read_body()
-            path, _, raw_query = self.path.partition("?")
-            path = path.rstrip("/")
-            if path == EVENT_PATH:
-                status, reply = self._event(method, body, raw_query)
-            elif path == LOGIN_PATH:
-                self._require_method(method, "PUT")
-                status, reply = self._login(body)
-            elif path == REGISTRY_PATH:
-                self._require_method(method, "PUT")
-                status, reply = self._registry(body)
-            else:
-                raise _Refusal(
-                    404,
-                    f"No such path: {path[:200]}",
-                    f"Unknown address {path[:200]}: the API is served under "
-                    f"{API_PREFIX}/event and {LOGIN_PATH}.",
-                )
-        except _Refusal as refusal:
-            if refusal.close:
+            fault_uri, execute = self._route(method)
+            fault = self._http_server.faults.take(fault_uri, method)
+        except Exception as exc:
+            self._send_json(*self._failure(method, exc))
+            return
+        if fault is None:
+            self._send_json(*self._run(method, execute))
+            return
+        logger.debug("Playing fault %s on %s %s", format_fault(fault), method, fault_uri)
+        play_fault(fault, lambda: self._run(method, execute), self)
+
+    def _route(self, method: str) -> Tuple[Optional[str], Execute]:
+        """Read and decode the request: the uri faults match it by, and how to answer it."""
+        body = self._read_body()
+        path, _, raw_query = self.path.partition("?")
+        path = path.rstrip("/")
+        if path == EVENT_PATH:
+            event = self._decode_event(method, body, raw_query)
+            self._http_server.record_event(event)
+            session = self._session_header()
+            backend = self._http_server.backend
+            uri = event.get("uri")
+            return (
+                uri if isinstance(uri, str) else None,
+                lambda: (200, backend.handle(method, event, session)),
+            )
+        if path == LOGIN_PATH:
+            return LOGIN_FAULT_URI, lambda: self._login(method, body)
+        if path == REGISTRY_PATH:
+            return REGISTRY_FAULT_URI, lambda: self._registry(method, body)
+        raise _Refusal(
+            404,
+            f"No such path: {path[:200]}",
+            f"Unknown address {path[:200]}: the API is served under "
+            f"{API_PREFIX}/event and {LOGIN_PATH}.",
+        )
+
+    def _run(self, method: str, execute: Execute) -> Tuple[int, Dict[str, Any]]:
+        try:
+            return execute()
+        except Exception as exc:
+            return self._failure(method, exc)
+
+    def _failure(self, method: str, exc: Exception) -> Tuple[int, Dict[str, Any]]:
+        """The reply to a refused request, or to a fault of the server (which keeps serving)."""
+        if isinstance(exc, _Refusal):
+            if exc.close:
                 self.close_connection = True
-            status, reply = refusal.status, refusal.reply
-        except Exception as exc:  # a fault in the backend: answer it, keep serving
-            logger.debug("Reference server failed on %s %s", method, self.path[:200], exc_info=True)
-            status, reply = 500, {"exception": f"{type(exc).__name__}: {exc}"}
-        self._send_json(status, reply)
+            return exc.status, exc.reply
+        logger.debug("Reference server failed on %s %s", method, self.path[:200], exc_info=exc)
+        return 500, {"exception": f"{type(exc).__name__}: {exc}"}
 
     def _require_method(self, method: str, allowed: str) -> None:
         if method != allowed:
@@ -212,7 +268,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     # -- routes ---------------------------------------------------------------
 
-    def _login(self, body: bytes) -> Tuple[int, Dict[str, Any]]:
+    def _login(self, method: str, body: bytes) -> Tuple[int, Dict[str, Any]]:
+        self._require_method(method, "PUT")
         scheme, _, value = self.headers.get("Authorization", "").partition(" ")
         if scheme != "ASCredentials" or not value:
             raise _Refusal(
@@ -225,7 +282,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         payload = _decode_json_object(body, "login body") if body.strip() else {}
         return 200, self._http_server.backend.login(credentials, payload)
 
-    def _event(self, method: str, body: bytes, raw_query: str) -> Tuple[int, Dict[str, Any]]:
+    def _decode_event(self, method: str, body: bytes, raw_query: str) -> Dict[str, Any]:
         if method in ("GET", "DELETE"):
             if not raw_query:
                 raise _Refusal(
@@ -239,8 +296,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             event = _decode_json_object(body, "event")
         if "gz_data" in event:
             event = _unpack_gz_data(event)
-        self._http_server.record_event(event)
-        return 200, self._http_server.backend.handle(method, event, self._session_header())
+        return event
 
     def _session_header(self) -> Optional[Dict[str, Any]]:
         scheme, _, value = self.headers.get("Authorization", "").partition(" ")
@@ -251,7 +307,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except _Refusal:
             return None
 
-    def _registry(self, body: bytes) -> Tuple[int, Dict[str, Any]]:
+    def _registry(self, method: str, body: bytes) -> Tuple[int, Dict[str, Any]]:
+        self._require_method(method, "PUT")
         request = _decode_json_object(body, "registry request")
         organization = request.get("organization")
         if not isinstance(organization, str) or not organization.strip():
@@ -261,19 +318,49 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     # -- replies and logging ----------------------------------------------------
 
     def _send_json(self, status: int, reply: Mapping[str, Any]) -> None:
+        status, payload = self.encode_reply(status, reply)
+        self.send_reply(status, payload, "application/json", {}, cut=-1)
+
+    def encode_reply(self, status: int, reply: Mapping[str, Any]) -> Tuple[int, bytes]:
+        """The JSON bytes of ``reply`` (a 500 reply if it cannot be encoded)."""
         try:
             text = codec.encode(reply)
         except (TypeError, ValueError) as exc:
             status, text = 500, codec.encode({"exception": f"Reply not encodable: {exc}"})
-        payload = text.encode("utf-8")
+        return status, text.encode("utf-8")
+
+    def send_reply(
+        self, status: int, body: bytes, content_type: str, headers: Dict[str, str], *, cut: int
+    ) -> None:
+        """Send a reply with Content-Length ``len(body)`` but only ``body[:cut]`` if cut >= 0."""
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(payload)
+            self.wfile.write(body if cut < 0 else body[:cut])
+            self.wfile.flush()
+
+    # -- what faults need (see faults.FaultTarget) --------------------------------
+
+    def drop_connection(self) -> None:
+        """Close the TCP connection now, whatever was (not) sent: the client sees it closed."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def wait_unless_stopping(self, seconds: float) -> bool:
+        """Sleep ``seconds``, or less if the server stops; True if it stopped."""
+        return self._http_server.stopping.wait(seconds)
+
+    def expire_sessions(self) -> None:
+        self._http_server.backend.expire_sessions()
 
     def send_error(
         self, code: int, message: Optional[str] = None, explain: Optional[str] = None
@@ -318,11 +405,17 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
         address: Tuple[str, int],
         backend: Backend,
         events: Deque[Dict[str, Any]],
+        faults: FaultInjector,
+        tls: Optional[ThrowawayTLS] = None,
     ) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
         self.backend = backend
+        self.faults = faults
+        self.tls = tls
+        self.stopping = threading.Event()
+        """Set when the server stops: a delayed reply stops waiting."""
         self._events = events
         self.connections_accepted = 0
         self._connections: Set[socket.socket] = set()
@@ -339,6 +432,30 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
             self.connections_accepted += 1
             self._connections.add(request)
         super().process_request(request, client_address)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Serve one connection (in its own thread), over TLS when the server has it."""
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(TLS_HANDSHAKE_TIMEOUT)
+        try:
+            secure = self.tls.wrap(request)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            logger.debug("TLS handshake with %s failed: %s", client_address, exc)
+            return
+        secure.settimeout(None)
+        with self._connections_lock:
+            self._connections.discard(request)
+            self._connections.add(secure)
+        try:
+            super().finish_request(secure, client_address)
+        finally:
+            with self._connections_lock:
+                self._connections.discard(secure)
+            with contextlib.suppress(OSError):
+                secure.shutdown(socket.SHUT_WR)
+            secure.close()
 
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
@@ -364,14 +481,28 @@ class LocalServer:
     ``backend`` holds the workspace; by default a fresh
     :class:`~accsyn_api.testing.backend.Backend` with the demo data. Use it as
     a context manager, or call :meth:`start` and :meth:`stop`.
+
+    ``faults`` are initial fault-injection rules (see :meth:`inject` and
+    :mod:`accsyn_api.testing.faults`). ``tls=True`` serves HTTPS with a
+    throwaway certificate authority made by ``trustme`` (a test extra): give
+    :attr:`ca_bundle` to clients as ``verify=``.
     """
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, *, backend: Optional[Backend] = None
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        backend: Optional[Backend] = None,
+        faults: Iterable[Fault] = (),
+        tls: bool = False,
     ) -> None:
         self.host = host
         self.port = port
         self.backend = backend if backend is not None else Backend()
+        self.tls = tls
+        self._faults = FaultInjector(faults)
+        self._tls: Optional[ThrowawayTLS] = None
         self._httpd: Optional[_HTTPServer] = None
         self._thread: Optional[threading.Thread] = None
         self._serving = False
@@ -385,11 +516,24 @@ class LocalServer:
 
     @property
     def url(self) -> str:
-        """``"http://<host>:<port>"``, once started."""
+        """``"http://<host>:<port>"`` (``https://`` with TLS), once started."""
         if self._httpd is None:
             raise RuntimeError("The LocalServer is not started: call start() first.")
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self._httpd.server_address[1]}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{host}:{self._httpd.server_address[1]}"
+
+    @property
+    def ca_bundle(self) -> Optional[str]:
+        """With ``tls=True``, the path of the throwaway CA's PEM file (removed by :meth:`stop`).
+
+        Give it to a client: ``Session(..., verify=server.ca_bundle)``. None without TLS.
+        """
+        if not self.tls:
+            return None
+        if self._tls is None:
+            raise RuntimeError("The LocalServer is not started: call start() first.")
+        return self._tls.ca_bundle
 
     @property
     def connections_accepted(self) -> int:
@@ -415,7 +559,13 @@ class LocalServer:
     def _bind(self) -> _HTTPServer:
         with self._lock:
             if self._httpd is None:
-                self._httpd = _HTTPServer((self.host, self.port), self.backend, self._events)
+                if self.tls and self._tls is None:
+                    from .tls import ThrowawayTLS
+
+                    self._tls = ThrowawayTLS()
+                self._httpd = _HTTPServer(
+                    (self.host, self.port), self.backend, self._events, self._faults, self._tls
+                )
             return self._httpd
 
     def start(self) -> LocalServer:
@@ -455,8 +605,12 @@ class LocalServer:
         with self._lock:
             httpd, thread, serving = self._httpd, self._thread, self._serving
             self._httpd, self._thread, self._serving = None, None, False
+            tls, self._tls = self._tls, None
+        if tls is not None:
+            tls.remove()
         if httpd is None:
             return
+        httpd.stopping.set()
         self._connections_of_stopped_runs += httpd.connections_accepted
         if serving and threading.current_thread() is not thread:
             httpd.shutdown()
@@ -470,6 +624,31 @@ class LocalServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    # -- fault injection ------------------------------------------------------------
+
+    def inject(self, kind: Union[FaultKind, str], **options: Any) -> Fault:
+        """Add a fault-injection rule ``Fault(kind, **options)``; returns it.
+
+        For example ``server.inject("drop_after", uri="job/create")`` makes the
+        next ``job/create`` execute and lose its reply. The rule's ``fired``
+        count is live. See :mod:`accsyn_api.testing.faults` for the kinds.
+        """
+        return self._faults.inject(kind, **options)
+
+    def clear_faults(self) -> None:
+        """Remove every fault-injection rule (:attr:`faults_fired` keeps its count)."""
+        self._faults.clear()
+
+    @property
+    def faults(self) -> List[Fault]:
+        """The fault-injection rules, in the order they were added."""
+        return self._faults.faults
+
+    @property
+    def faults_fired(self) -> int:
+        """How many requests a fault was played on since the server was made."""
+        return self._faults.fired
 
     # -- what a client needs ------------------------------------------------------
 
@@ -490,9 +669,14 @@ class LocalServer:
         }
 
     def session(self, role: str = "employee", **kwargs: Any) -> Session:
-        """A new :class:`accsyn_api.Session` of the demo user of ``role`` on this server."""
+        """A new :class:`accsyn_api.Session` of the demo user of ``role`` on this server.
+
+        With TLS, ``verify`` defaults to :attr:`ca_bundle`.
+        """
         from ..session import Session
 
+        if self.tls:
+            kwargs.setdefault("verify", self.ca_bundle)
         credentials = self.backend.credentials(role)
         return Session(
             url=self.url,
