@@ -21,7 +21,9 @@ exponential back-off with full jitter, within a total time budget:
 When a call is not repeated, or its retries run out, the error raised says
 what happened, how many attempts were made and whether the work may have
 been done; its ``executed`` attribute is ``False`` (certainly not done) or
-``None`` (unknown).
+``None`` (unknown). The policy itself (settings, back-off, the retry loop)
+is in :mod:`accsyn_api.retry`; TLS and the connection pool are in
+:mod:`accsyn_api.tls`.
 
 Proxies given in the environment (``HTTPS_PROXY``...) and CA bundles given in
 ``REQUESTS_CA_BUNDLE`` are honoured as :mod:`requests` does, unless the caller
@@ -36,29 +38,20 @@ import gzip
 import itertools
 import json
 import logging
-import math
 import platform
-import random
 import socket
-import ssl
 import sys
 import threading
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 from urllib.parse import quote
 
 import requests
-import requests.adapters
 import requests.auth
 from urllib3.exceptions import ProtocolError
-from urllib3.util.retry import Retry
 
 from . import codec
-
-if TYPE_CHECKING:
-    from requests.adapters import _HostParams, _PoolKwargs
-
 from .errors import (
     AccsynError,
     AuthenticationError,
@@ -73,9 +66,21 @@ from .errors import (
     SessionExpired,
     TransportError,
 )
+from .retry import (
+    DEFAULT_BACKOFF,
+    DEFAULT_RETRIES,
+    DEFAULT_RETRY_BUDGET,
+    AttemptFailed,
+    RetryCreates,
+    RetryPolicy,
+    check_retry_settings,
+    retry_after_seconds,
+)
+from .tls import Verify, http_session
 
+# The retry defaults and check_retry_settings live in accsyn_api.retry; they are
+# listed here too because accsyn_api.session imports them from this module.
 __all__ = [
-    "BACKOFF_CAP",
     "DEFAULT_BACKOFF",
     "DEFAULT_REGISTRY_URL",
     "DEFAULT_RETRIES",
@@ -83,10 +88,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "GZIP_THRESHOLD",
     "LOGIN_URI",
-    "SYSTEM_TRUST",
     "Transport",
-    "backoff_delay",
-    "backoff_delays",
     "check_retry_settings",
     "error_from_reply",
     "proxy_settings",
@@ -98,21 +100,6 @@ logger = logging.getLogger("accsyn_api.transport")
 DEFAULT_TIMEOUT: Tuple[float, float] = (10.0, 120.0)
 """Seconds to wait for a connection, and for the reply once the request is sent."""
 
-DEFAULT_RETRIES = 3
-"""How many times a failed call is repeated (so at most 4 attempts)."""
-
-DEFAULT_BACKOFF = 0.25
-"""Seconds: the first back-off is up to this long, doubling with every repeat."""
-
-DEFAULT_RETRY_BUDGET = 30.0
-"""Seconds: no repeat starts later than this after the call began."""
-
-BACKOFF_CAP = 8.0
-"""Seconds: no single back-off is longer (a ``Retry-After`` may ask for more)."""
-
-SYSTEM_TRUST = "system"
-"""``verify=SYSTEM_TRUST`` checks certificates against the operating system's trust store."""
-
 DEFAULT_REGISTRY_URL = "https://registry.accsyn.com/api/v1.0"
 """Where the server of a workspace is looked up."""
 
@@ -123,8 +110,6 @@ LOGIN_URI = "user/login/auth"
 """The operation that exchanges an API key for a session key."""
 
 Timeout = Union[float, Tuple[float, float]]
-Verify = Union[bool, str]
-RetryCreates = Union[bool, str]
 
 _ERROR_CLASSES: Dict[str, type[AccsynError]] = {
     "authentication_failed": AuthenticationError,
@@ -144,8 +129,6 @@ _GATEWAY_STATUSES = {
     504: "gateway timeout",
 }
 _NOT_PROCESSED_STATUSES = frozenset({429, 503})  # by HTTP, the request was not processed
-_RETRY_AFTER_PARSER = Retry(total=0)  # only its Retry-After parsing is used
-_random = random.Random()
 _verbose_numbers = itertools.count(1)
 
 
@@ -241,278 +224,16 @@ def _guess_error_class(text: str, uri: str, http_status: int) -> type[AccsynErro
     return InvalidData
 
 
+def _only_reads(uri: str) -> bool:
+    """Whether ``uri`` is an operation that changes nothing, whatever its method."""
+    return uri == LOGIN_URI or uri.startswith("registry/")
+
+
 def _is_refusal(reply: Mapping[str, Any]) -> bool:
     if "exception" in reply:
         return True
     has_message = "message" in reply or "message_hr" in reply
     return has_message and "result" not in reply and "success" not in reply
-
-
-# -- retries ------------------------------------------------------------------------
-
-
-def check_retry_settings(
-    retries: int, backoff: float, retry_budget: float, retry_creates: RetryCreates
-) -> None:
-    """Raise :class:`ConfigurationError` unless the retry settings make sense.
-
-    ``retries`` is an integer of 0 or more, ``backoff`` and ``retry_budget``
-    are seconds (0 or more), ``retry_creates`` is ``"auto"``, ``True`` or
-    ``False``.
-    """
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise ConfigurationError(
-            f"retries must be a whole number of 0 or more (how many times a failed call is "
-            f"repeated), not {retries!r}."
-        )
-    for name, value in (("backoff", backoff), ("retry_budget", retry_budget)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-            or value < 0
-        ):
-            raise ConfigurationError(
-                f"{name} must be a number of seconds, 0 or more, not {value!r}."
-            )
-    if not (retry_creates is True or retry_creates is False or retry_creates == "auto"):
-        raise ConfigurationError(
-            f"retry_creates must be 'auto' (repeat a create whose outcome is unknown only when "
-            f"the server de-duplicates events), True or False, not {retry_creates!r}."
-        )
-
-
-def backoff_delay(
-    repeat: int,
-    backoff: float,
-    *,
-    cap: float = BACKOFF_CAP,
-    rng: Optional[random.Random] = None,
-) -> float:
-    """Seconds to wait before the ``repeat``-th repeat of a call (1 = the first retry).
-
-    Exponential back-off with full jitter: a random value between 0 and
-    ``min(cap, backoff * 2 ** (repeat - 1))``, so that many clients failing
-    together do not come back together.
-    """
-    ceiling = min(cap, backoff * 2.0 ** min(max(repeat, 1) - 1, 60))
-    return (rng or _random).uniform(0.0, ceiling)
-
-
-def backoff_delays(
-    retries: int,
-    backoff: float,
-    *,
-    cap: float = BACKOFF_CAP,
-    rng: Optional[random.Random] = None,
-) -> List[float]:
-    """The pauses before each of ``retries`` repeats, as :func:`backoff_delay` draws them."""
-    return [backoff_delay(repeat, backoff, cap=cap, rng=rng) for repeat in range(1, retries + 1)]
-
-
-def _retry_after(response: requests.Response) -> Optional[float]:
-    """Seconds asked for by a ``Retry-After`` header (a number or an HTTP date), if any."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(_RETRY_AFTER_PARSER.parse_retry_after(value)))
-    except Exception:  # an unreadable header is ignored, as browsers do
-        return None
-
-
-class _AttemptFailed(Exception):
-    """One attempt of a call failed in a way the retry loop decides about.
-
-    ``error`` is what is raised if the call is not repeated; ``executed`` is
-    False when the server certainly did not carry the call out and None when
-    it may have; ``repeatable`` is False for failures that repeating cannot
-    cure (TLS, a server fault); ``reason`` is a few words for the log.
-    """
-
-    def __init__(
-        self,
-        error: Union[ServerError, TransportError],
-        *,
-        reason: str,
-        executed: Optional[bool],
-        repeatable: bool = True,
-        retry_after: Optional[float] = None,
-    ) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.reason = reason
-        self.executed = executed
-        self.repeatable = repeatable
-        self.retry_after = retry_after
-
-
-def _consequence(method: str, uri: str, executed: Optional[bool]) -> str:
-    """What a caller should know about the work after a failed call."""
-    if method == "GET" or uri == LOGIN_URI or uri.startswith("registry/"):
-        return "Nothing was changed (this call only reads), so it is safe to repeat."
-    if executed is False:
-        return "The server did not carry it out: nothing was changed, so it is safe to repeat."
-    parts = uri.strip("/").split("/")
-    entity = parts[-2] if len(parts) >= 2 else "entity"
-    if method == "POST" and entity == "task":
-        return (
-            "The tasks may or may not have been added to the job; look for them with find "
-            "before adding them again."
-        )
-    if method == "POST":
-        return (
-            f"The {entity} may or may not have been created; look for it with find "
-            f"(e.g. by its code) before creating it again."
-        )
-    if method == "DELETE":
-        return (
-            f"The {entity} may or may not have been deleted; look for it with find before "
-            "deleting it again."
-        )
-    return (
-        f"The change may or may not have been made; find the {entity} to check (making the "
-        "same change again is harmless)."
-    )
-
-
-def _note_earlier_attempt(refusal: AccsynError, attempt: int) -> None:
-    """Add to a refusal met on a repeat that an earlier attempt may have done the work."""
-    refusal.message = (
-        f"{refusal.message} (This refusal answered attempt {attempt}; an earlier attempt of "
-        "the same call may have been carried out, which can explain it.)"
-    )
-    refusal.args = (refusal.message,)
-
-
-class _RetryPolicy:
-    """The retry settings of a Transport, and the loop that applies them."""
-
-    def __init__(
-        self,
-        *,
-        retries: int,
-        backoff: float,
-        budget: float,
-        creates: RetryCreates,
-        log: logging.Logger,
-    ) -> None:
-        check_retry_settings(retries, backoff, budget, creates)
-        self.retries = retries
-        self.backoff = float(backoff)
-        self.budget = float(budget)
-        self.creates = creates
-        self.log = log
-
-    def run(
-        self,
-        attempt: Callable[[], Dict[str, Any]],
-        *,
-        method: str,
-        uri: str,
-        eid: Optional[str],
-        deadline: float,
-        server_dedups: bool,
-    ) -> Dict[str, Any]:
-        """Call ``attempt`` until it returns, or until the policy says to stop.
-
-        Every attempt sends the very same event (the same ``eid``), so a
-        server that de-duplicates executes it at most once.
-        """
-        started = time.monotonic()
-        attempts = 0
-        executed: Optional[bool] = False  # what is known of all attempts so far
-        while True:
-            attempts += 1
-            try:
-                return attempt()
-            except _AttemptFailed as caught:
-                failure = caught
-            except AccsynError as refusal:
-                if attempts > 1 and executed is None:
-                    _note_earlier_attempt(refusal, attempts)
-                raise
-            # Decided outside the except block, so that the error raised does not
-            # carry the attempt's exception (and its request) as its context.
-            if failure.executed is not False:
-                executed = None
-            stop, delay = self._next_step(
-                failure,
-                method=method,
-                attempts=attempts,
-                deadline=deadline,
-                server_dedups=server_dedups,
-            )
-            if stop is not None:
-                elapsed = time.monotonic() - started
-                raise self._final_error(
-                    failure, method, uri, eid, attempts, elapsed, stop, executed
-                )
-            self.log.warning(
-                "Retrying %s %s eid=%s in %.2f s: attempt %d of %d failed (%s)",
-                method,
-                uri,
-                eid or "-",
-                delay,
-                attempts,
-                self.retries + 1,
-                failure.reason,
-            )
-            time.sleep(delay)
-
-    def _next_step(
-        self,
-        failure: _AttemptFailed,
-        *,
-        method: str,
-        attempts: int,
-        deadline: float,
-        server_dedups: bool,
-    ) -> Tuple[Optional[str], float]:
-        """``(why the call is not repeated, None)`` or ``(None, seconds to wait first)``."""
-        if not failure.repeatable:
-            return "this kind of failure is not repeated automatically", 0.0
-        if failure.executed is None and method == "POST":
-            if self.creates is False:
-                return (
-                    "a create whose outcome is unknown is not repeated (retry_creates=False)",
-                    0.0,
-                )
-            if self.creates == "auto" and not server_dedups:
-                return (
-                    "a create whose outcome is unknown is not repeated, as this server does "
-                    "not announce that it ignores repeated events (retry_creates='auto')"
-                ), 0.0
-        if attempts > self.retries:
-            return f"all {self.retries} retries used", 0.0
-        delay = backoff_delay(attempts, self.backoff)
-        if failure.retry_after is not None:
-            delay = max(delay, failure.retry_after)
-        if time.monotonic() + delay > deadline:
-            asked = (
-                f" (the server asked to wait {failure.retry_after:g} s)"
-                if failure.retry_after
-                else ""
-            )
-            return f"the retry budget of {self.budget:g} s is spent{asked}", 0.0
-        return None, delay
-
-    @staticmethod
-    def _final_error(
-        failure: _AttemptFailed,
-        method: str,
-        uri: str,
-        eid: Optional[str],
-        attempts: int,
-        elapsed: float,
-        stop: str,
-        executed: Optional[bool],
-    ) -> Union[ServerError, TransportError]:
-        times = "once" if attempts == 1 else f"{attempts} times in {elapsed:.1f} s"
-        text = (
-            f"{failure.error.message} Tried {times}; {stop}. {_consequence(method, uri, executed)}"
-        )
-        return type(failure.error)(text, uri=uri, eid=eid, executed=executed)
 
 
 # -- one attempt ----------------------------------------------------------------------
@@ -523,7 +244,7 @@ def _decode_reply(
 ) -> Dict[str, Any]:
     """The reply as a dict.
 
-    Raises :class:`_AttemptFailed` for an HTTP failure (the retry loop decides
+    Raises :class:`AttemptFailed` for an HTTP failure (the retry loop decides
     whether to repeat) and the matching :mod:`accsyn_api.errors` class for a
     refusal (never repeated).
     """
@@ -531,7 +252,7 @@ def _decode_reply(
     content = response.content
     if 300 <= status < 400:
         location = response.headers.get("Location", "?")
-        raise _AttemptFailed(
+        raise AttemptFailed(
             ServerError(
                 f"{url} answered HTTP {status}, a redirect to {location}; "
                 "check the server address (http/https, host, port).",
@@ -543,7 +264,7 @@ def _decode_reply(
             repeatable=False,
         )
     if status in _GATEWAY_STATUSES:
-        raise _AttemptFailed(
+        raise AttemptFailed(
             ServerError(
                 f"The server answered {uri} with HTTP {status} ({_GATEWAY_STATUSES[status]}): "
                 f"{_excerpt(content)}",
@@ -553,7 +274,7 @@ def _decode_reply(
             reason=f"HTTP {status}",
             # 503 and 429 say the request was not processed; a gateway's 502/504 does not tell.
             executed=False if status in _NOT_PROCESSED_STATUSES else None,
-            retry_after=_retry_after(response),
+            retry_after=retry_after_seconds(response),
         )
     reply: Any = None
     is_json = True
@@ -564,9 +285,9 @@ def _decode_reply(
     if isinstance(reply, dict) and "exception" in reply:
         error = error_from_reply(reply, uri=uri, eid=eid, http_status=status)
         assert isinstance(error, ServerError)  # an "exception" reply always maps to it
-        raise _AttemptFailed(error, reason="server fault", executed=None, repeatable=False)
+        raise AttemptFailed(error, reason="server fault", executed=None, repeatable=False)
     if status >= 500:
-        raise _AttemptFailed(
+        raise AttemptFailed(
             ServerError(
                 f"The server answered {uri} with HTTP {status}: {_excerpt(content)}",
                 uri=uri,
@@ -579,7 +300,7 @@ def _decode_reply(
     if isinstance(reply, dict) and _is_refusal(reply):
         raise error_from_reply(reply, uri=uri, eid=eid, http_status=status)
     if status >= 400:
-        raise _AttemptFailed(
+        raise AttemptFailed(
             ServerError(
                 f"The server answered {uri} with HTTP {status}: {_excerpt(content)}",
                 uri=uri,
@@ -591,7 +312,7 @@ def _decode_reply(
         )
     if not is_json or not isinstance(reply, dict):
         what = "a body that is not JSON" if not is_json else "JSON that is not an object"
-        raise _AttemptFailed(
+        raise AttemptFailed(
             ServerError(
                 f"The server answered {uri} with HTTP {status} and {what}: {_excerpt(content)}",
                 uri=uri,
@@ -618,14 +339,14 @@ def _send(
     eid: Optional[str],
     **kwargs: Any,
 ) -> requests.Response:
-    """Send one request; a network failure raises :class:`_AttemptFailed`.
+    """Send one request; a network failure raises :class:`AttemptFailed`.
 
     ``shown_url`` is the address named in messages (without the query string).
     """
     try:
         return http.request(method, url, allow_redirects=False, **kwargs)
     except requests.exceptions.ConnectTimeout as exc:
-        raise _AttemptFailed(
+        raise AttemptFailed(
             ConnectionFailed(
                 f"Could not connect to {shown_url} in time ({_reason(exc)}); the request was "
                 "not sent. Check the server address, your network and the proxy settings.",
@@ -636,7 +357,7 @@ def _send(
             executed=False,
         ) from None
     except requests.exceptions.ReadTimeout:
-        raise _AttemptFailed(
+        raise AttemptFailed(
             RequestTimeout(
                 f"{shown_url} did not answer {method} {uri} within the read timeout of "
                 f"{_read_timeout_text(kwargs.get('timeout', DEFAULT_TIMEOUT))}. A larger "
@@ -648,7 +369,7 @@ def _send(
             executed=None,
         ) from None
     except requests.exceptions.SSLError as exc:
-        raise _AttemptFailed(
+        raise AttemptFailed(
             ConnectionFailed(
                 f"Could not connect securely to {shown_url} ({_reason(exc)}). Check the "
                 "certificates: the server's, and the CA bundle given as verify=... "
@@ -661,7 +382,7 @@ def _send(
             repeatable=False,
         ) from None
     except requests.exceptions.ProxyError as exc:
-        raise _AttemptFailed(
+        raise AttemptFailed(
             ConnectionFailed(
                 f"Could not reach {shown_url} through the proxy ({_reason(exc)}). Check the "
                 "proxy address and that the proxy is running.",
@@ -674,7 +395,7 @@ def _send(
     except requests.exceptions.ConnectionError as exc:
         inner = exc.args[0] if exc.args else None
         if isinstance(inner, ProtocolError):
-            raise _AttemptFailed(
+            raise AttemptFailed(
                 ConnectionFailed(
                     f"The connection to {shown_url} was lost before the reply to {method} "
                     f"{uri} arrived ({_reason(exc)}).",
@@ -684,7 +405,7 @@ def _send(
                 reason="connection lost",
                 executed=None,
             ) from None
-        raise _AttemptFailed(
+        raise AttemptFailed(
             ConnectionFailed(
                 f"Could not reach {shown_url} ({_reason(exc)}). Check the server address, your "
                 "network, the proxy settings and the certificates.",
@@ -695,7 +416,7 @@ def _send(
             executed=False,
         ) from None
     except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
-        raise _AttemptFailed(
+        raise AttemptFailed(
             ServerError(
                 f"The reply of {shown_url} to {method} {uri} was cut short or garbled.",
                 uri=uri,
@@ -712,7 +433,7 @@ def _send(
             eid=eid,
         ) from None
     except requests.exceptions.RequestException as exc:
-        raise _AttemptFailed(
+        raise AttemptFailed(
             TransportError(
                 f"{method} {uri} to {shown_url} failed: {_reason(exc)}", uri=uri, eid=eid
             ),
@@ -720,105 +441,6 @@ def _send(
             executed=None,
             repeatable=False,
         ) from None
-
-
-# -- connections ------------------------------------------------------------------------
-
-
-def _system_trust_context() -> ssl.SSLContext:
-    """An SSL context checking certificates against the operating system's trust store."""
-    try:
-        import truststore
-    except ImportError:
-        raise ConfigurationError(
-            "verify='system' checks certificates against the operating system's trust store "
-            "through the optional package 'truststore', which is not installed: "
-            "pip install 'accsyn-sdk[truststore]' (needs Python 3.10 or later)."
-        ) from None
-    context: ssl.SSLContext = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    return context
-
-
-class _SystemTrustAdapter(requests.adapters.HTTPAdapter):
-    """An HTTPAdapter whose TLS connections use one given SSL context (the system's trust).
-
-    The CA bundle that :mod:`requests` would otherwise load (certifi's, or
-    ``REQUESTS_CA_BUNDLE``) is left out: the context's own store decides.
-    """
-
-    def __init__(self, ssl_context: ssl.SSLContext, **kwargs: Any) -> None:
-        self._ssl_context = ssl_context
-        super().__init__(**kwargs)
-
-    def init_poolmanager(
-        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
-    ) -> None:
-        pool_kwargs["ssl_context"] = self._ssl_context
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        proxy_kwargs.setdefault("ssl_context", self._ssl_context)
-        return super().proxy_manager_for(proxy, **proxy_kwargs)
-
-    def build_connection_pool_key_attributes(
-        self,
-        request: requests.PreparedRequest,
-        verify: Union[bool, str],
-        cert: Union[str, Tuple[str, str], None] = None,
-    ) -> Tuple[_HostParams, _PoolKwargs]:
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
-            request, verify, cert
-        )
-        pool_kwargs.pop("ca_certs", None)
-        pool_kwargs.pop("ca_cert_dir", None)
-        pool_kwargs["cert_reqs"] = "CERT_REQUIRED"
-        return host_params, pool_kwargs
-
-    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
-        # Let requests handle a client certificate, but load no CA bundle.
-        super().cert_verify(conn, url, False, cert)  # type: ignore[no-untyped-call]
-        conn.cert_reqs = "CERT_REQUIRED"
-
-
-def _http_session(verify: Verify, pool_size: int) -> Tuple[requests.Session, Union[bool, str]]:
-    """A pooled requests.Session for ``verify``, and the ``verify`` to give each request.
-
-    Failed connections are not retried inside urllib3 (``Retry`` with no
-    connect retries, read errors re-raised as they are) so that the retry
-    loop sees every failure, tells "not sent" from "lost", and keeps one
-    back-off and one time budget for all of them. With more threads than
-    ``pool_size`` connections, a thread waits for a free connection
-    (``pool_block``) rather than opening one that would be thrown away.
-    """
-    http = requests.Session()
-    no_retry = Retry(
-        total=None,
-        connect=0,
-        read=False,
-        status=0,
-        other=0,
-        redirect=False,
-        allowed_methods=None,
-        raise_on_status=False,
-    )
-    adapter: requests.adapters.HTTPAdapter
-    request_verify: Union[bool, str] = verify
-    if verify == SYSTEM_TRUST:
-        adapter = _SystemTrustAdapter(
-            _system_trust_context(),
-            pool_connections=1,
-            pool_maxsize=pool_size,
-            max_retries=no_retry,
-            pool_block=True,
-        )
-        request_verify = True
-    else:
-        adapter = requests.adapters.HTTPAdapter(
-            pool_connections=1, pool_maxsize=pool_size, max_retries=no_retry, pool_block=True
-        )
-    http.mount("http://", adapter)
-    http.mount("https://", adapter)
-    return http, request_verify
 
 
 class Transport:
@@ -870,7 +492,7 @@ class Transport:
         self._verbose_handler: Optional[logging.Handler] = None
         if verbose:
             self._log, self._verbose_handler = _verbose_logger()
-        self._retry = _RetryPolicy(
+        self._retry = RetryPolicy(
             retries=retries,
             backoff=backoff,
             budget=retry_budget,
@@ -892,7 +514,7 @@ class Transport:
         self.event_dedup = False
         """True when the server said at login that it ignores repeated events (same eid)."""
 
-        self._http, self._verify = _http_session(verify, pool_size)
+        self._http, self._verify = http_session(verify, pool_size)
         self._http.headers["ASDevice"] = device or _device_header(self._hostname)
         self._http.headers["Accept"] = "application/json"
         if verify is False:
@@ -962,6 +584,7 @@ class Transport:
                 eid=None,
                 deadline=time.monotonic() + self._retry.budget,
                 server_dedups=False,
+                only_reads=True,
             )
         except AccsynError as exc:
             raise self._scrubbed(exc) from None
@@ -1112,6 +735,7 @@ class Transport:
                 eid=eid,
                 deadline=deadline,
                 server_dedups=self.event_dedup,
+                only_reads=_only_reads(uri),
             )
         except AccsynError as exc:
             raise self._scrubbed(exc) from None
@@ -1191,14 +815,14 @@ def resolve_base_url(
     uri = "registry/organization/domain"
     url = f"{registry_url.rstrip('/')}/{uri}"
     data = json.dumps({"organization": domain}).encode("utf-8")
-    policy = _RetryPolicy(
+    policy = RetryPolicy(
         retries=DEFAULT_RETRIES,
         backoff=DEFAULT_BACKOFF,
         budget=DEFAULT_RETRY_BUDGET,
         creates=False,
         log=logger,
     )
-    http, request_verify = _http_session(verify, 1)
+    http, request_verify = http_session(verify, 1)
     with http:
 
         def attempt() -> Dict[str, Any]:
@@ -1224,6 +848,7 @@ def resolve_base_url(
             eid=None,
             deadline=time.monotonic() + policy.budget,
             server_dedups=False,
+            only_reads=True,
         )
     name = reply.get("domain")
     if not name:

@@ -23,8 +23,9 @@ import pytest
 
 import accsyn_api
 from accsyn_api import ConfigurationError, ConnectionFailed, RequestTimeout, ServerError
+from accsyn_api.retry import BACKOFF_CAP, backoff_delay, backoff_delays
 from accsyn_api.testing import Backend, LocalServer
-from accsyn_api.transport import BACKOFF_CAP, Transport, backoff_delay, backoff_delays
+from accsyn_api.transport import Transport
 
 pytestmark = pytest.mark.timeout(60)
 

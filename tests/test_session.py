@@ -60,7 +60,7 @@ def test_public_names_are_pinned() -> None:
         "select",
     ]
     public = {name for name in dir(accsyn_api) if name.isidentifier() and not name.startswith("_")}
-    modules = {"cli", "codec", "errors", "query", "session", "testing", "transport"}
+    modules = {"cli", "codec", "errors", "query", "retry", "session", "testing", "tls", "transport"}
     assert public - modules == set(accsyn_api.__all__) - {"__version__"}
     assert accsyn_api.AccsynException is accsyn_api.AccsynError
 

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 import accsyn_api
-import accsyn_api.transport
+import accsyn_api.tls
 from accsyn_api.errors import ConnectionFailed
 from accsyn_api.testing import LocalServer
 
@@ -162,7 +162,7 @@ def test_faults_play_over_tls(server: LocalServer) -> None:
 
 def _system_trust_store_supported() -> bool:
     """Whether the transport offers verify="system" (through the optional truststore)."""
-    return getattr(accsyn_api.transport, "SYSTEM_TRUST", None) == "system"
+    return getattr(accsyn_api.tls, "SYSTEM_TRUST", None) == "system"
 
 
 @pytest.mark.skipif(sys.version_info < (3, 10), reason="truststore needs Python 3.10+")

@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Dict, List, Optional
 
-from accsyn_api.testing.backend import (
+from accsyn_api.testing.model import (
     Endpoint,
     Job,
     Queue,

@@ -1,0 +1,203 @@
+"""The reference server's state, without rules: entities, statuses, ids and the clock.
+
+A :class:`Workspace` holds the users, sites, shares, queues and jobs (with their
+tasks) of one accsyn workspace. The tables here say which statuses and
+attributes exist and which of them clients may write; the rules that use them
+live in :mod:`accsyn_api.testing.backend` and the modules it calls.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, List, Optional, Tuple
+
+__all__ = [
+    "DEFAULT_JOB_PRIORITY",
+    "DEFAULT_TASK_PRIORITY",
+    "ENTITY_KEYS",
+    "FINISHED_JOB_STATUSES",
+    "JOB_CREATE_KEYS",
+    "JOB_EDITABLE_KEYS",
+    "JOB_STATUSES",
+    "JOB_WRITEABLE_STATUSES",
+    "NEVER",
+    "TASK_EDITABLE_KEYS",
+    "TASK_STATUSES",
+    "TASK_WRITEABLE_STATUSES",
+    "Clock",
+    "Endpoint",
+    "Job",
+    "Queue",
+    "Share",
+    "Site",
+    "Task",
+    "User",
+    "Workspace",
+    "new_id",
+]
+
+
+def _words(text: str) -> Tuple[str, ...]:
+    return tuple(text.split())
+
+
+NEVER = datetime(1970, 1, 1, 0, 0)
+"""The ``finished`` value of a job or task that has not finished."""
+
+JOB_STATUSES = ("init", "pending", "waiting", "running", "paused", "failed", "aborted", "done")
+JOB_WRITEABLE_STATUSES = ("pending", "waiting", "paused", "aborted", "done")
+FINISHED_JOB_STATUSES = ("done", "aborted")
+TASK_STATUSES = _words("pending queued booting executing failed done onhold excluded")
+TASK_WRITEABLE_STATUSES = ("queued", "failed", "onhold", "excluded", "done")
+DEFAULT_JOB_PRIORITY = 50
+DEFAULT_TASK_PRIORITY = 1
+
+JOB_KEYS = _words(
+    "id code uri status created source source_hr destination destination_hr etr metadata "
+    "parent parent_hr priority progress size speed user user_hr finished modified modifier"
+)
+TASK_KEYS = _words(
+    "id uri status created source destination priority size finished time metadata job"
+)
+QUEUE_KEYS = ("id", "code", "uri", "status", "created", "parent", "parent_hr", "priority")
+USER_KEYS = ("id", "code", "clearance", "created")
+SITE_KEYS = ("id", "code", "main", "created")
+SHARE_KEYS = ("id", "code", "site", "site_hr", "created")
+ORGANIZATION_KEYS = ("id", "code", "created")
+
+JOB_CREATE_KEYS = ("code", "destination", "metadata", "parent", "priority", "source", "status")
+JOB_EDITABLE_KEYS = ("code", "metadata", "parent", "priority", "status")
+TASK_EDITABLE_KEYS = ("metadata", "priority", "status")
+
+ENTITY_KEYS: Dict[str, Tuple[str, ...]] = {
+    "job": JOB_KEYS,
+    "task": TASK_KEYS,
+    "queue": QUEUE_KEYS,
+    "user": USER_KEYS,
+    "site": SITE_KEYS,
+    "share": SHARE_KEYS,
+    "organization": ORGANIZATION_KEYS,
+}
+
+
+class Clock:
+    """The backend's notion of now: real UTC time plus an offset that tests move.
+
+    ``Clock()`` follows real time; ``Clock(start)`` starts at ``start`` (naive
+    UTC) and runs on from there. :meth:`advance` jumps ahead.
+    """
+
+    def __init__(self, start: Optional[datetime] = None) -> None:
+        self._offset = timedelta(0)
+        if start is not None:
+            self._offset = start.replace(tzinfo=None) - self._real_now()
+
+    @staticmethod
+    def _real_now() -> datetime:
+        return datetime.now(timezone.utc).replace(tzinfo=None)
+
+    def now(self) -> datetime:
+        """Now, as a naive UTC datetime with whole seconds."""
+        return (self._real_now() + self._offset).replace(microsecond=0)
+
+    def advance(self, **timedelta_kwargs: float) -> None:
+        """Move time forward, e.g. ``advance(hours=2)`` or ``advance(days=15)``."""
+        self._offset += timedelta(**timedelta_kwargs)
+
+
+@dataclass
+class User:
+    id: str
+    email: str
+    clearance: str  # "admin" | "employee" | "user"
+    api_key: str
+    created: datetime
+
+
+@dataclass
+class Site:
+    id: str
+    code: str
+    main: bool
+    created: datetime
+
+
+@dataclass
+class Share:
+    id: str
+    code: str
+    site_id: str
+    created: datetime
+
+
+@dataclass
+class Queue:
+    id: str
+    code: str
+    priority: int
+    created: datetime
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One end of a transfer: ``scope`` is organization, site, user or share."""
+
+    scope: str
+    id: str
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.id}"
+
+
+@dataclass
+class Task:
+    id: str
+    uri: str
+    status: str
+    created: datetime
+    source: Dict[str, Any]
+    destination: Dict[str, Any]
+    priority: int = DEFAULT_TASK_PRIORITY
+    size: int = -1
+    finished: datetime = NEVER
+    time: int = 0
+    metadata: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Job:
+    id: str
+    code: str
+    status: str
+    created: datetime
+    source: Endpoint
+    destination: Endpoint
+    queue_id: str
+    user_id: str
+    modified: datetime
+    modifier: str
+    priority: int = DEFAULT_JOB_PRIORITY
+    metadata: Dict[str, Any] = field(default_factory=dict)
+    finished: datetime = NEVER
+    tasks: List[Task] = field(default_factory=list)
+
+
+@dataclass
+class Workspace:
+    """Everything the backend holds; dicts keep creation order."""
+
+    organization_id: str
+    domain: str
+    created: datetime
+    users: Dict[str, User] = field(default_factory=dict)
+    sites: Dict[str, Site] = field(default_factory=dict)
+    shares: Dict[str, Share] = field(default_factory=dict)
+    queues: Dict[str, Queue] = field(default_factory=dict)
+    jobs: Dict[str, Job] = field(default_factory=dict)
+
+
+def new_id() -> str:
+    """A fresh entity id: 24 lower-case hex digits."""
+    return secrets.token_hex(12)
