@@ -10,7 +10,6 @@ documentation shows them, plus ``iter_find`` (a large result in pages) and
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
@@ -20,6 +19,7 @@ from .errors import ConfigurationError, InvalidData, InvalidQuery, NotFound, Req
 from .query import BooleanExpression, Comparison, Query, parse
 from .transport import (
     DEFAULT_BACKOFF,
+    DEFAULT_REGISTRY_URL,
     DEFAULT_RETRIES,
     DEFAULT_RETRY_BUDGET,
     DEFAULT_TIMEOUT,
@@ -30,8 +30,6 @@ from .transport import (
 )
 
 __all__ = ["Session"]
-
-logger = logging.getLogger("accsyn_api.session")
 
 API_PATH = "/api/v1.0"
 
@@ -151,7 +149,7 @@ class Session:
         retry_creates: Union[bool, str] = "auto",
         verbose: bool = False,
         page_size: int = 500,
-        registry_url: str = "https://registry.accsyn.com/api/v1.0",
+        registry_url: str = DEFAULT_REGISTRY_URL,
         login: bool = True,
     ) -> None:
         self.domain = _require(
