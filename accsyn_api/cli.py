@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, TextIO
 
 from . import __version__, codec
@@ -58,12 +59,41 @@ def _task_lines(tasks: List[Dict[str, Any]]) -> str:
     )
 
 
+DEMO_FILE = "thefilm/latest_edit.mov"
+DEMO_TRANSFER_SECONDS = 3.0
+"""How long the demo's simulated transfer takes, in real time."""
+PROGRESS_BAR_WIDTH = 24
+
+
+def _progress_line(job: Dict[str, Any]) -> str:
+    """A one-line progress bar: ``[#####.....]  45%  50.0 MB/s  etr 0h:0m:3s  running``."""
+    progress = max(0, min(100, int(job.get("progress") or 0)))
+    filled = progress * PROGRESS_BAR_WIDTH // 100
+    bar = "#" * filled + "." * (PROGRESS_BAR_WIDTH - filled)
+    etr = f"  etr {job['etr']}" if job.get("etr") else ""
+    speed = float(job.get("speed") or 0.0)
+    return f"   [{bar}] {progress:>3}%  {speed:5.1f} MB/s{etr}  {job.get('status', '')}"
+
+
+def _reload(session: Session, query: str) -> Dict[str, Any]:
+    job = session.find_one(query)
+    if job is None:
+        raise NotFound(f"The demo job was not found with {query!r}.")
+    return job
+
+
 def run_demo(out: TextIO = sys.stdout) -> None:
-    """Start the bundled server and walk a job through its life, printing each step."""
+    """Start the bundled server and walk a job through its life, printing each step.
+
+    The server simulates transfers, so the resumed job is seen running to the end
+    (in about :data:`DEMO_TRANSFER_SECONDS`).
+    """
     from .query import select
     from .testing import LocalServer
+    from .testing.simulation import MB, simulated_size
 
-    with LocalServer() as server, server.session("employee") as session:
+    speed = round(simulated_size(DEMO_FILE) / MB / DEMO_TRANSFER_SECONDS, 1)
+    with LocalServer(simulate=True, speed=speed) as server, server.session("employee") as session:
         out.write(f"Local accsyn server at {server.url} (workspace '{session.domain}')\n")
         out.write(f"Logged in as {session.username} ({session.clearance})\n")
 
@@ -72,7 +102,7 @@ def run_demo(out: TextIO = sys.stdout) -> None:
             "Job",
             {
                 "code": "demo_delivery",
-                "source": "share=projects/thefilm/latest_edit.mov",
+                "source": f"share=projects/{DEMO_FILE}",
                 "destination": "lars@edit.com",
                 "status": "paused",
             },
@@ -84,19 +114,13 @@ def run_demo(out: TextIO = sys.stdout) -> None:
         _step(out, "Find it by name")
         by_name = str(select("Job").where(code="demo_delivery"))
         out.write(f">>> session.find_one({by_name!r})\n")
-        found = session.find_one(by_name)
-        if found is None:
-            raise NotFound(f"The job just created was not found with {by_name!r}.")
+        found = _reload(session, by_name)
         out.write(session.str({key: found[key] for key in ("id", "code", "status", "created")}))
         out.write("\n")
 
-        _step(out, "Resume it, pause it, resume it again")
-        for status in ("waiting", "paused", "waiting"):
-            job = session.update("job", job["id"], {"status": status})
-            out.write(f"status -> {job['status']}\n")
-
         _step(out, "List its tasks")
-        tasks = session.find(str(select("task").where(**{"job.id": job["id"]})))
+        by_job = str(select("task").where(**{"job.id": job["id"]}))
+        tasks = session.find(by_job)
         out.write(_task_lines(tasks) + "\n")
 
         _step(out, "Exclude the second task")
@@ -105,14 +129,40 @@ def run_demo(out: TextIO = sys.stdout) -> None:
         )
         out.write(_task_lines(changed) + "\n")
 
-        _step(out, "Mark the job done: it stays listed for an hour, then leaves the active list")
-        job = session.update("job", job["id"], {"status": "done"})
+        def show_progress(polled: Dict[str, Any]) -> None:
+            out.write(_progress_line(polled) + "\n")
+            out.flush()
+
+        _step(out, f"Resume it: the server simulates the transfer at {speed} MB/s")
+        job = session.update("job", job["id"], {"status": "waiting"})
+        deadline = time.monotonic() + 10 * DEMO_TRANSFER_SECONDS
+        while job["status"] != "done" and job["progress"] < 30 and time.monotonic() < deadline:
+            time.sleep(0.4)
+            job = _reload(session, by_name)
+            show_progress(job)
+
+        _step(out, "Pause it mid-transfer: nothing moves while it is paused")
+        job = session.update("job", job["id"], {"status": "paused"})
+        show_progress(job)
+        time.sleep(1.0)
+        show_progress(_reload(session, by_name))
+
+        _step(out, "Resume it and wait until it is done")
+        session.update("job", job["id"], {"status": "waiting"})
+        job = session.wait(
+            job["id"], timeout=10 * DEMO_TRANSFER_SECONDS, interval=0.4, progress=show_progress
+        )
         out.write(_job_line(job) + f"  finished {codec.format_datetime(job['finished'])}\n")
+        out.write(_task_lines(session.find(by_job)) + "\n")
+
+        _step(out, "A done job stays listed for an hour, then leaves the active list")
         server.backend.clock.advance(hours=2)
         active = session.find(by_name)
         inactive = session.find(by_name, finished=True)
         out.write(f"two hours later: {len(active)} active, {len(inactive)} with finished=True\n")
-        out.write("\nDone. Try it yourself: `accsyn server`, then paste the export lines.\n")
+        out.write(
+            "\nDone. Try it yourself: `accsyn server --simulate`, then paste the export lines.\n"
+        )
 
 
 # -- accsyn server -----------------------------------------------------------
@@ -127,6 +177,16 @@ def _fault_argument(text: str) -> Fault:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _speed_argument(text: str) -> float:
+    try:
+        speed = float(text)
+    except ValueError:
+        speed = float("nan")
+    if not speed > 0 or speed == float("inf"):
+        raise argparse.ArgumentTypeError(f"not a positive number of MB/s: {text!r}")
+    return speed
+
+
 def run_server(
     host: str,
     port: int,
@@ -135,16 +195,21 @@ def run_server(
     *,
     faults: Sequence[Fault] = (),
     tls: bool = False,
+    simulate: bool = False,
+    speed: Optional[float] = None,
 ) -> None:
     """Serve the demo workspace until interrupted, after printing how to reach it.
 
     ``faults`` are :class:`~accsyn_api.testing.Fault` rules to play; ``tls``
-    serves HTTPS with a throwaway certificate authority (needs ``trustme``).
+    serves HTTPS with a throwaway certificate authority (needs ``trustme``);
+    ``simulate`` makes jobs progress as if sending files at ``speed`` MB/s.
     """
     from .testing import LocalServer
     from .testing.faults import format_fault
 
-    server = LocalServer(host=host, port=port, faults=faults, tls=tls).bind()
+    server = LocalServer(
+        host=host, port=port, faults=faults, tls=tls, simulate=simulate, speed=speed
+    ).bind()
     out.write(f"# accsyn reference server at {server.url}; paste these lines into a shell:\n")
     for name, value in server.environment(role).items():
         out.write(f"export {name}={value}\n")
@@ -161,6 +226,9 @@ def run_server(
     )
     for fault in server.faults:
         out.write(f"# fault: {format_fault(fault)}\n")
+    simulation = server.backend.simulation
+    if simulation is not None:
+        out.write(f"# simulated transfers: jobs that may run progress at {simulation.speed} MB/s\n")
     out.write("# Ctrl-C stops the server.\n")
     out.flush()
     try:
@@ -241,6 +309,17 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument(
         "--tls", action="store_true", help="serve HTTPS with a throwaway CA (needs trustme)"
     )
+    server.add_argument(
+        "--simulate",
+        action="store_true",
+        help="simulate transfers: waiting and running jobs progress until done",
+    )
+    server.add_argument(
+        "--speed",
+        type=_speed_argument,
+        metavar="MBPS",
+        help="simulated transfer speed in MB/s (default 50; needs --simulate)",
+    )
 
     for name, help_text in (("find", "print matching entities"), ("find-one", "print the first")):
         find = commands.add_parser(name, help=help_text)
@@ -281,7 +360,19 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> int:
             run_demo(out)
             return EXIT_OK
         if args.command == "server":
-            run_server(args.host, args.port, args.role, out, faults=args.fault, tls=args.tls)
+            if args.speed is not None and not args.simulate:
+                sys.stderr.write("accsyn server: --speed needs --simulate\n")
+                return EXIT_USAGE
+            run_server(
+                args.host,
+                args.port,
+                args.role,
+                out,
+                faults=args.fault,
+                tls=args.tls,
+                simulate=args.simulate,
+                speed=args.speed,
+            )
             return EXIT_OK
         handler: Callable[[Session, argparse.Namespace, TextIO], int] = args.handler
         with Session() as session:
@@ -289,6 +380,9 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> int:
     except AccsynError as error:
         sys.stderr.write(f"accsyn: {type(error).__name__}: {error}\n")
         return EXIT_ERROR
+    except BrokenPipeError:  # the reader went away (accsyn find ... | head)
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -117,7 +117,7 @@ def best_of(function: Callable[[], Any]) -> float:
 def compare(label: str, baseline: Callable[[], Any], candidate: Callable[[], Any]) -> str:
     base = best_of(baseline)
     cand = best_of(candidate)
-    return f"{label:<34} {base * 1000:>9.1f} {cand * 1000:>9.1f} {cand / base:>7.2f}x"
+    return f"{label:<38} {base * 1000:>9.1f} {cand * 1000:>9.1f} {cand / base:>7.2f}x"
 
 
 def compact_dumps(obj: Any) -> str:
@@ -135,7 +135,7 @@ def main() -> None:
         ("tasks (10k)", json.dumps({"result": [make_task(rng, i) for i in range(COUNT)]})),
     ]
     print(f"Python {sys.version.split()[0]}, best of {REPEATS}, times in ms")
-    print(f"{'':<34} {'json':>9} {'codec':>9} {'ratio':>8}")
+    print(f"{'':<38} {'json':>9} {'codec':>9} {'ratio':>8}")
     for name, text in replies:
         row = compare(
             f"decode {name}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from typing import Dict, List, Tuple
@@ -29,6 +30,15 @@ def test_demo_walks_a_job_through_its_life() -> None:
     for step in ("Create a job", "Find it by name", "List its tasks", "Exclude", "done"):
         assert step in printed
     assert "excluded" in printed
+    bars = [line for line in printed.splitlines() if line.strip().startswith("[")]
+    percents = [int(found) for line in bars for found in re.findall(r"(\d+)%", line)]
+    assert len(bars) >= 3 and percents == sorted(percents) and percents[-1] == 100
+    assert any("running" in line and "MB/s  etr " in line for line in bars)
+    assert bars[-1].endswith("done")
+    paused = [line for line in bars if line.endswith("paused")]
+    assert len(paused) == 2 and paused[0] == paused[1]  # nothing moved while paused
+    assert "0.0 MB/s" in paused[0] and "etr" not in paused[0]
+    assert "task  0  done" in printed
     assert "0 active, 1 with finished=True" in printed
 
 

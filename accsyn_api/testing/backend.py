@@ -43,6 +43,10 @@ Choices made where the documentation is silent:
   own, and ``5d91b33ac71c12871d1fc3c2`` stays lars@edit.com.
 * ``Backend(demo=False)`` keeps the organization, sites, share, queues and users
   (so one can log in) but starts without jobs.
+* **Simulation.** ``Backend(simulate=True, speed=50.0)`` moves jobs that may
+  run forward with the clock, as if files were being sent at ``speed`` MB/s
+  (see :mod:`~accsyn_api.testing.simulation`); without it jobs change only
+  when a client changes them.
 """
 
 from __future__ import annotations
@@ -104,6 +108,7 @@ from accsyn_api.testing.rows import (
     user_by_email,
     user_row,
 )
+from accsyn_api.testing.simulation import DEFAULT_SPEED, TransferSimulation
 
 __all__ = ["NEVER", "Backend", "Clock"]
 
@@ -145,10 +150,22 @@ class Backend:
 
     ``Backend()`` holds the demo workspace ``acmevfx`` on a real-time
     :class:`Clock`; pass ``clock=Clock(...)`` to move time in tests.
+    ``simulate=True`` makes jobs that may run progress with the clock at
+    ``speed`` MB/s (see :mod:`~accsyn_api.testing.simulation`); the
+    :class:`~accsyn_api.testing.simulation.TransferSimulation` is then
+    :attr:`simulation` (None otherwise).
     """
 
-    def __init__(self, *, clock: Optional[Clock] = None, demo: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Optional[Clock] = None,
+        demo: bool = True,
+        simulate: bool = False,
+        speed: float = DEFAULT_SPEED,
+    ) -> None:
         self.clock = clock if clock is not None else Clock()
+        self.simulation = TransferSimulation(speed) if simulate else None
         self._workspace = build_workspace(self.clock.now(), with_jobs=demo)
         self.domain = self._workspace.domain
         self._lock = threading.Lock()
@@ -199,10 +216,19 @@ class Backend:
         """Answer one decoded event; never raises for bad client input."""
         with self._lock:
             try:
-                return self._handle(method, event, session)
+                self._simulate()
+                try:
+                    return self._handle(method, event, session)
+                finally:
+                    self._simulate()  # jobs created or resumed start from this moment
             except Exception as error:
                 logger.exception("event failed unexpectedly")
                 return {"exception": f"{type(error).__name__}: {error}"}
+
+    def _simulate(self) -> None:
+        """Bring simulated transfers up to now (nothing without simulation)."""
+        if self.simulation is not None:
+            self.simulation.advance(self._workspace, self.clock.instant())
 
     # ------------------------------------------------------- authentication
 

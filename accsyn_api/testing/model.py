@@ -29,6 +29,7 @@ __all__ = [
     "Clock",
     "Endpoint",
     "Job",
+    "JobTransfer",
     "Queue",
     "Share",
     "Site",
@@ -100,7 +101,11 @@ class Clock:
 
     def now(self) -> datetime:
         """Now, as a naive UTC datetime with whole seconds."""
-        return (self._real_now() + self._offset).replace(microsecond=0)
+        return self.instant().replace(microsecond=0)
+
+    def instant(self) -> datetime:
+        """Now, as a naive UTC datetime with microseconds (for the transfer simulation)."""
+        return self._real_now() + self._offset
 
     def advance(self, **timedelta_kwargs: float) -> None:
         """Move time forward, e.g. ``advance(hours=2)`` or ``advance(days=15)``."""
@@ -167,6 +172,20 @@ class Task:
 
 
 @dataclass
+class JobTransfer:
+    """A job's transfer figures while the simulation drives it (see ``simulation.py``).
+
+    ``size`` in bytes, ``progress`` 0..100, ``speed`` in MB/s, ``etr`` as
+    ``"0h:1m:5s"`` (empty when the job is not running).
+    """
+
+    size: int = -1
+    progress: int = 0
+    speed: float = 0.0
+    etr: str = ""
+
+
+@dataclass
 class Job:
     id: str
     code: str
@@ -182,6 +201,8 @@ class Job:
     metadata: Dict[str, Any] = field(default_factory=dict)
     finished: datetime = NEVER
     tasks: List[Task] = field(default_factory=list)
+    transfer: Optional[JobTransfer] = None
+    """Set once the transfer simulation has started the job; None otherwise."""
 
 
 @dataclass

@@ -149,12 +149,23 @@ def location(ws: Workspace, text: str) -> Dict[str, Any]:
 
 
 def job_row(ws: Workspace, job: Job) -> Dict[str, Any]:
-    """The job as a reply shows it, with its progress and size summed over its tasks."""
+    """The job as a reply shows it, with its progress and size summed over its tasks.
+
+    A job driven by the transfer simulation (``job.transfer`` set) shows the
+    simulation's size, progress, speed and etr instead.
+    """
     queue = ws.queues[job.queue_id]
     creator = ws.users[job.user_id]
     counted = [t for t in job.tasks if t.status != "excluded"]
     done = sum(1 for t in counted if t.status == "done")
     sizes = [t.size for t in job.tasks]
+    size = sum(sizes) if sizes and min(sizes) >= 0 else -1
+    progress = (done * 100) // len(counted) if counted else 0
+    etr, speed = "", 0.0
+    if job.transfer is not None:  # figures of the transfer simulation
+        size, progress = job.transfer.size, job.transfer.progress
+        if job.status == "running":  # a job just paused or aborted moves no more bytes
+            etr, speed = job.transfer.etr, job.transfer.speed
     return {
         "id": job.id,
         "code": job.code,
@@ -165,14 +176,14 @@ def job_row(ws: Workspace, job: Job) -> Dict[str, Any]:
         "source_hr": endpoint_hr(ws, job.source),
         "destination": str(job.destination),
         "destination_hr": endpoint_hr(ws, job.destination),
-        "etr": "",
+        "etr": etr,
         "metadata": copy.deepcopy(job.metadata),
         "parent": queue.id,
         "parent_hr": f"job:{ws.domain}/{queue.code}({queue.id})",
         "priority": job.priority,
-        "progress": (done * 100) // len(counted) if counted else 0,
-        "size": sum(sizes) if sizes and min(sizes) >= 0 else -1,
-        "speed": 0.0,
+        "progress": progress,
+        "size": size,
+        "speed": speed,
         "user": creator.id,
         "user_hr": f"user:{creator.email}({creator.clearance})",
         "finished": job.finished,

@@ -65,6 +65,7 @@ from .faults import (
     format_fault,
     play_fault,
 )
+from .simulation import DEFAULT_SPEED
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -486,6 +487,11 @@ class LocalServer:
     :mod:`accsyn_api.testing.faults`). ``tls=True`` serves HTTPS with a
     throwaway certificate authority made by ``trustme`` (a test extra): give
     :attr:`ca_bundle` to clients as ``verify=``.
+
+    ``simulate=True`` builds the Backend with simulated transfers: jobs that
+    may run progress with the clock at ``speed`` MB/s (default 50; see
+    :mod:`accsyn_api.testing.simulation`). Give these to the Backend instead
+    when you pass one.
     """
 
     def __init__(
@@ -496,10 +502,19 @@ class LocalServer:
         backend: Optional[Backend] = None,
         faults: Iterable[Fault] = (),
         tls: bool = False,
+        simulate: bool = False,
+        speed: Optional[float] = None,
     ) -> None:
+        if backend is not None and (simulate or speed is not None):
+            raise ValueError(
+                "simulate and speed configure the Backend that LocalServer builds; with "
+                "backend=..., pass them to Backend(simulate=True, speed=...) instead"
+            )
+        if backend is None:
+            backend = Backend(simulate=simulate, speed=DEFAULT_SPEED if speed is None else speed)
         self.host = host
         self.port = port
-        self.backend = backend if backend is not None else Backend()
+        self.backend = backend
         self.tls = tls
         self._faults = FaultInjector(faults)
         self._tls: Optional[ThrowawayTLS] = None
