@@ -180,6 +180,12 @@ def _reason(exc: BaseException) -> str:
     return text if len(text) <= 300 else text[:300] + "..."
 
 
+def _server_fault(reply: Mapping[str, Any], *, uri: str, eid: Optional[str]) -> ServerError:
+    """The error for an ``{"exception": ...}`` reply: the server failed."""
+    details = str(reply.get("exception"))
+    return ServerError(f"The server failed while handling {uri}: {details}", uri=uri, eid=eid)
+
+
 def error_from_reply(
     reply: Mapping[str, Any], *, uri: str, eid: Optional[str], http_status: int = 200
 ) -> AccsynError:
@@ -194,8 +200,7 @@ def error_from_reply(
     HTTP status; a refusal that matches nothing is :class:`InvalidData`.
     """
     if "exception" in reply:
-        details = str(reply.get("exception"))
-        return ServerError(f"The server failed while handling {uri}: {details}", uri=uri, eid=eid)
+        return _server_fault(reply, uri=uri, eid=eid)
     message = str(reply.get("message") or reply.get("message_hr") or f"The server refused {uri}.")
     message_hr = reply.get("message_hr")
     message_hr = str(message_hr) if message_hr else None
@@ -283,9 +288,12 @@ def _decode_reply(
     except ValueError:
         is_json = False
     if isinstance(reply, dict) and "exception" in reply:
-        error = error_from_reply(reply, uri=uri, eid=eid, http_status=status)
-        assert isinstance(error, ServerError)  # an "exception" reply always maps to it
-        raise AttemptFailed(error, reason="server fault", executed=None, repeatable=False)
+        raise AttemptFailed(
+            _server_fault(reply, uri=uri, eid=eid),
+            reason="server fault",
+            executed=None,
+            repeatable=False,
+        )
     if status >= 500:
         raise AttemptFailed(
             ServerError(
