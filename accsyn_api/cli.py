@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, TextIO
 
 from . import __version__, codec
-from .errors import AccsynError, NotFound
+from .errors import AccsynError, ConnectionFailed, NotFound
 from .session import Session
 
 if TYPE_CHECKING:
@@ -177,6 +177,16 @@ def _fault_argument(text: str) -> Fault:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _count_argument(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"not a whole number >= 0: {text!r}")
+    return count
+
+
 def _speed_argument(text: str) -> float:
     try:
         speed = float(text)
@@ -209,7 +219,14 @@ def run_server(
 
     server = LocalServer(
         host=host, port=port, faults=faults, tls=tls, simulate=simulate, speed=speed
-    ).bind()
+    )
+    try:
+        server.bind()
+    except OSError as error:
+        raise ConnectionFailed(
+            f"Cannot listen on {host}:{port} ({error.strerror or error}); "
+            "choose another --port, or --port 0 for any free one."
+        ) from None
     out.write(f"# accsyn reference server at {server.url}; paste these lines into a shell:\n")
     for name, value in server.environment(role).items():
         out.write(f"export {name}={value}\n")
@@ -293,9 +310,14 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("demo", help="run a demo against the bundled local server")
 
     server = commands.add_parser("server", help="run the local reference server")
-    server.add_argument("--host", default="127.0.0.1")
+    server.add_argument("--host", default="127.0.0.1", help="address to listen on")
     server.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    server.add_argument("--role", choices=("admin", "employee", "user"), default="employee")
+    server.add_argument(
+        "--role",
+        choices=("admin", "employee", "user"),
+        default="employee",
+        help="whose credentials the export lines give (default employee)",
+    )
     server.add_argument(
         "--fault",
         action="append",
@@ -329,25 +351,29 @@ def _parser() -> argparse.ArgumentParser:
         find.add_argument("--archived", action="store_true", help="include archived jobs")
         find.set_defaults(handler=_find)
         if name == "find":
-            find.add_argument("--limit", type=int)
-            find.add_argument("--skip", type=int)
+            find.add_argument("--limit", type=_count_argument, help="at most this many")
+            find.add_argument("--skip", type=_count_argument, help="skip the first ones")
 
     create = commands.add_parser("create", help="create entities from JSON")
-    create.add_argument("entitytype")
+    create.add_argument("entitytype", help="job, task, ...")
     create.add_argument("data", type=_json_argument, help="JSON object or list")
     create.add_argument("entityid", nargs="?", help="the job id, when creating tasks")
     create.add_argument("--no-duplicates", action="store_true", help="refuse duplicate tasks")
     create.set_defaults(handler=_create)
 
     update = commands.add_parser("update", help="change an entity (JSON object) or tasks (list)")
-    update.add_argument("entitytype")
-    update.add_argument("entityid")
-    update.add_argument("data", type=_json_argument)
+    update.add_argument("entitytype", help="job, task, ...")
+    update.add_argument("entityid", help="the entity's id (the job id for tasks)")
+    update.add_argument(
+        "data",
+        type=_json_argument,
+        help='JSON object of changes, or for tasks a list: [{"id": ..., "status": ...}]',
+    )
     update.set_defaults(handler=_update)
 
     delete = commands.add_parser("delete", help="delete one entity")
-    delete.add_argument("entitytype")
-    delete.add_argument("entityid")
+    delete.add_argument("entitytype", help="job, ...")
+    delete.add_argument("entityid", help="the entity's id")
     delete.set_defaults(handler=_delete)
     return parser
 

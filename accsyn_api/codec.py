@@ -453,10 +453,19 @@ def _printable(value: Any, active: FrozenSet[int]) -> Any:
             return f"<circular reference to {type(value).__name__}>"
         active = active | {id(value)}
         if isinstance(value, dict):
-            return {_printable_key(key): _printable(item, active) for key, item in value.items()}
+            items = {_printable_key(key): _printable(item, active) for key, item in value.items()}
+            return {key: items[key] for key in sorted(items, key=_print_order)}
         return [_printable(item, active) for item in value]
     converted = _scalar_to_wire(value)
     return repr(value) if converted is _UNKNOWN else converted
+
+
+PRINT_FIRST: Tuple[str, ...] = ("id", "code", "status")
+"""Keys :func:`pretty` shows first, in this order, so an entity's identity leads."""
+
+
+def _print_order(key: str) -> Tuple[int, str]:
+    return (PRINT_FIRST.index(key), "") if key in PRINT_FIRST else (len(PRINT_FIRST), key)
 
 
 def _printable_key(key: Any) -> str:
@@ -468,7 +477,9 @@ def _printable_key(key: Any) -> str:
 
 
 def pretty(obj: Any) -> str:
-    """Return ``obj`` as indented (4 spaces), key-sorted JSON text for people to read.
+    """Return ``obj`` as indented (4 spaces) JSON text for people to read.
+
+    Keys are sorted, except that ``id``, ``code`` and ``status`` come first.
 
     Datetimes and dates are shown as their server text; values JSON cannot
     hold are shown as their ``repr()`` (as a JSON string); circular
@@ -478,6 +489,5 @@ def pretty(obj: Any) -> str:
     return json.dumps(
         _printable(obj, frozenset()),
         indent=4,
-        sort_keys=True,
         ensure_ascii=False,
     )

@@ -5,7 +5,7 @@ name ``AccsynException``), so ``except accsyn_api.AccsynError`` catches them
 all. Each carries what a caller needs to act or to report:
 
 * ``message``: the technical message;
-* ``message_hr``: the message for humans, when the server gave one;
+* ``message_hr``: the message for humans (the server's, else the same as ``message``);
 * ``uri``: the operation, such as ``"job/edit"``;
 * ``eid``: the id of the event sent, to find it in server logs;
 * ``executed`` (:class:`ServerError` and :class:`TransportError` only):
@@ -53,9 +53,18 @@ class AccsynError(Exception):
         self.uri = uri
         self.eid = eid
 
+    @property
+    def message_hr(self) -> str:
+        """The message for humans: the server's when it gave one, else :attr:`message`."""
+        return self._message_hr or self.message
+
+    @message_hr.setter
+    def message_hr(self, value: Optional[str]) -> None:
+        self._message_hr = value
+
     def __str__(self) -> str:
-        text = self.message_hr or self.message
-        if self.message_hr and self.message and self.message != self.message_hr:
+        text = self.message_hr
+        if self._message_hr and self.message and self.message != self._message_hr:
             text = f"{text} [{self.message}]"
         context = []
         if self.uri:

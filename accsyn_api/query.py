@@ -260,7 +260,11 @@ class _Parser:
         elif self.peek() in _OPERATOR_CHARS:
             self.fail(f"unknown operator {self.peek()!r}", at, "use =, != or <>")
         else:
-            self.fail(f"expected an operator (=, != or <>) after {attribute!r}", at)
+            self.fail(
+                f"expected an operator (=, != or <>) after {attribute!r}",
+                at,
+                'a value holding spaces, AND or OR needs double quotes: code="x and y.png"',
+            )
         self.pos += len(operator)
         self.skip_space()
         value = self.scan_quoted() if self.peek() == '"' else self.scan_bare(operator)

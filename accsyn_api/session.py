@@ -59,11 +59,14 @@ def _entity_id(entityid: object, what: str = "entityid") -> str:
 
 
 def _setting(value: Optional[str], *variables: str) -> Optional[str]:
-    """An explicit argument wins; else the first environment variable that is set."""
-    if value is not None:
-        return value
+    """An explicit argument wins; else the first environment variable that is set.
+
+    Blank text counts as not given, so ``url=""`` falls back to ``ACCSYN_URL``.
+    """
+    if value is not None and str(value).strip():
+        return str(value).strip()
     for variable in variables:
-        found = os.environ.get(variable)
+        found = os.environ.get(variable, "").strip()
         if found:
             return found
     return None
@@ -249,7 +252,10 @@ class Session:
 
         Jobs that finished more than an hour ago are only returned with
         ``finished=True``, archived ones (after 14 days) with ``archived=True``.
-        ``attributes`` limits the keys returned; ``limit`` and ``skip`` page.
+        ``attributes`` limits the keys returned (``id`` always comes);
+        ``limit`` and ``skip`` page. ``offline`` is passed on to the server as
+        the wire protocol lists it; its meaning there is not published, and
+        the reference server ignores it.
         """
         parsed = self._parse(query)
         uri, data, expression = self._find_request(

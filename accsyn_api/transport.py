@@ -377,11 +377,15 @@ def _send(
             executed=None,
         ) from None
     except requests.exceptions.SSLError as exc:
+        advice = (
+            "Check the certificates: the server's, and the CA bundle given as verify=... "
+            "(verify='system' checks against the operating system's trust store)."
+        )
+        if "WRONG_VERSION_NUMBER" in str(exc):
+            advice = "The server does not speak TLS there: for a plain-HTTP server use http://."
         raise AttemptFailed(
             ConnectionFailed(
-                f"Could not connect securely to {shown_url} ({_reason(exc)}). Check the "
-                "certificates: the server's, and the CA bundle given as verify=... "
-                "(verify='system' checks against the operating system's trust store).",
+                f"Could not connect securely to {shown_url} ({_reason(exc)}). {advice}",
                 uri=uri,
                 eid=eid,
             ),
@@ -521,6 +525,8 @@ class Transport:
         self.user_id: Optional[str] = None
         self.event_dedup = False
         """True when the server said at login that it ignores repeated events (same eid)."""
+        self.closed = False
+        """True once :meth:`close` was called; calls are refused from then on."""
 
         self._http, self._verify = http_session(verify, pool_size)
         self._http.headers["ASDevice"] = device or _device_header(self._hostname)
@@ -547,9 +553,16 @@ class Transport:
         ``id``...). Raises :class:`AuthenticationError` when refused and
         :class:`ConfigurationError` when there is no API key.
         """
+        self._check_open(LOGIN_URI)
         with self._login_lock:
             _, reply = self._login_locked(reuse=None)
             return reply
+
+    def _check_open(self, uri: str) -> None:
+        if self.closed:
+            raise ConfigurationError(
+                f"Cannot send {uri}: this session was closed. Create a new Session.", uri=uri
+            )
 
     def _login_locked(self, *, reuse: Optional[str]) -> Tuple[str, Dict[str, Any]]:
         """Log in (the caller holds the lock); return the session key and the public reply."""
@@ -643,6 +656,7 @@ class Transport:
         policy says; every repeat sends the same event with the same ``eid``.
         Refusals raise the matching :mod:`accsyn_api.errors` class.
         """
+        self._check_open(uri)
         method = method.upper()
         if method not in _BODY_METHODS and method not in _QUERY_METHODS:
             raise ConfigurationError(
@@ -782,7 +796,11 @@ class Transport:
             )
 
     def close(self) -> None:
-        """Close the pooled connections (and stop printing, with ``verbose``)."""
+        """Close the pooled connections (and stop printing, with ``verbose``).
+
+        Calls made afterwards raise :class:`~accsyn_api.errors.ConfigurationError`.
+        """
+        self.closed = True
         self._http.close()
         if self._verbose_handler is not None:
             self._log.removeHandler(self._verbose_handler)

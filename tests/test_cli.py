@@ -96,7 +96,13 @@ def test_a_malformed_query_exits_3(
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["find"], ["create", "job", "{not json"], ["server", "--role", "superuser"]],
+    [
+        [],
+        ["find"],
+        ["create", "job", "{not json"],
+        ["server", "--role", "superuser"],
+        ["find", "Job", "--limit", "-1"],
+    ],
 )
 def test_usage_errors_exit_2(argv: List[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stopped:
@@ -148,3 +154,12 @@ def test_the_server_command_prints_what_a_session_needs(
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_server_command_on_a_busy_port_exits_3(
+    accsyn_server: LocalServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    busy = accsyn_server.url.rsplit(":", 1)[1]
+    assert run("server", "--port", busy)[0] == 3
+    error = capsys.readouterr().err
+    assert f"127.0.0.1:{busy}" in error and "--port 0" in error

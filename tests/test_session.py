@@ -358,3 +358,45 @@ def test_no_secret_in_debug_logs(
     text = caplog.text
     assert "job/find" in text  # the calls were logged
     assert credentials["api_key"] not in text
+
+
+def test_a_closed_session_refuses_calls(accsyn_server: LocalServer) -> None:
+    session = accsyn_server.session("employee")
+    session.close()
+    with pytest.raises(accsyn_api.ConfigurationError) as error:
+        session.find("Job")
+    assert "closed" in str(error.value)
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_blank_settings_count_as_missing(clean_env: pytest.MonkeyPatch, blank: str) -> None:
+    clean_env.setenv("ACCSYN_DOMAIN", blank)
+    with pytest.raises(accsyn_api.ConfigurationError) as error:
+        accsyn_api.Session(username="a@b.com", api_key="k", url="http://127.0.0.1:1")
+    assert "ACCSYN_DOMAIN" in str(error.value)
+
+
+def test_an_empty_url_argument_falls_back_to_the_environment(accsyn_env: LocalServer) -> None:
+    with accsyn_api.Session(url="") as session:
+        assert session.url.startswith(accsyn_env.url)
+
+
+def test_https_to_a_plain_http_server_says_so(accsyn_server: LocalServer) -> None:
+    credentials = accsyn_server.credentials("employee")
+    with pytest.raises(accsyn_api.ConnectionFailed) as error:
+        accsyn_api.Session(
+            domain=credentials["domain"],
+            username=credentials["username"],
+            api_key=credentials["api_key"],
+            url=accsyn_server.url.replace("http://", "https://"),
+        )
+    assert "http://" in str(error.value) and "does not speak TLS" in str(error.value)
+
+
+def test_errors_raised_before_sending_still_have_a_human_message(
+    accsyn_session: accsyn_api.Session,
+) -> None:
+    with pytest.raises(accsyn_api.InvalidData) as error:
+        accsyn_session.update("job", JOB_ID, {})
+    assert error.value.message_hr == error.value.message
+    assert str(error.value).count(error.value.message) == 1

@@ -365,3 +365,20 @@ def test_task_status_writeable_column(
         session.update_many("task", JOB_ID, change)
     assert status in str(refused.value) and "excluded" in str(refused.value)
     assert session.find(f"task WHERE job.id={JOB_ID}") == before
+
+
+def test_a_task_with_its_own_destination_keeps_the_job_mirrored(
+    session: accsyn_api.Session,
+) -> None:
+    # Both task examples of the chapter, one after the other on the same job.
+    job = create_example_job(session)
+    explicit = {
+        "source": "share=projects/_REF/creatures_showreel_2018.mov",
+        "destination": "share=projects/TMP/creatures_showreel_2018_tmp.mov",
+    }
+    session.create("task", {"tasks": [explicit]}, job["id"])
+    mirrored = session.create(
+        "task", {"tasks": ["/Volumes/projects/creatures_showreel_2018.mov"]}, job["id"]
+    )
+    assert mirrored["success"] is True
+    assert len(session.find(f"task WHERE job.id={job['id']}")) == 3

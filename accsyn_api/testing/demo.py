@@ -166,6 +166,7 @@ def _demo_jobs(now: datetime) -> List[Job]:
         user_id=EMPLOYEE_ID,
         modified=rolls_created,
         modifier=EMPLOYEE_ID,
+        mirrored=False,
         tasks=[
             _rolls_task("26468234-c9ee-48d6-8d28-e900b5957129", 0, "queued", "09187Ia"),
             _rolls_task("9d2b7c4e-1f3a-4e8b-b6c5-0a7e3d2f1c98", 1, "executing", "09188Ia"),

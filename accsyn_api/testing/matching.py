@@ -47,8 +47,7 @@ def parse_query(event: Mapping[str, Any], entitytype: str) -> Optional[Expressio
     except InvalidQuery as error:
         raise InvalidQuery(
             error.message,
-            message_hr=error.message_hr
-            or f"The query {text!r} could not be read: {error.message}. Quote values "
+            message_hr=f"The query {text!r} could not be read: {error.message}. Quote values "
             'holding spaces or keywords, e.g. code="x and y.png".',
             query=text,
             position=error.position,

@@ -201,6 +201,9 @@ class Job:
     metadata: Dict[str, Any] = field(default_factory=dict)
     finished: datetime = NEVER
     tasks: List[Task] = field(default_factory=list)
+    mirrored: bool = True
+    """Whether the job sends files with mirrored paths, so tasks may be added without a
+    destination: true unless the job was created with explicit task destinations."""
     transfer: Optional[JobTransfer] = None
     """Set once the transfer simulation has started the job; None otherwise."""
 

@@ -142,6 +142,7 @@ def _new_job(ws: Workspace, clock: Clock, user: User, spec: Mapping[str, Any]) -
         priority=priority,
         metadata=copy.deepcopy(metadata),
         finished=now if status in FINISHED_JOB_STATUSES else NEVER,
+        mirrored=not any(isinstance(item, dict) and "destination" in item for item in items),
     )
     for src, dst in pairs:
         job.tasks.append(_make_task(job, src, dst, now))
@@ -171,8 +172,8 @@ def _explicit_task(
             raise invalid(
                 "task has no destination and the job does not mirror paths",
                 f"Task {item!r} has no destination, which only works for jobs sending "
-                "files with mirrored paths; give it as "
-                '{"source": ..., "destination": ...}.',
+                "files with mirrored paths (this job was created with explicit task "
+                'destinations); give it as {"source": ..., "destination": ...}.',
             )
         return source, {"path": source["path"]}
     if not isinstance(item, dict) or not isinstance(item.get("source"), str):
@@ -308,8 +309,7 @@ def create_tasks(
             f"Task create takes 'tasks' and 'allow_duplicates' only, not {listing(unknown)}.",
         )
     allow_duplicates = _checked_flag(data.get("allow_duplicates", True), "allow_duplicates")
-    mirrored = all(t.source["path"] == t.destination["path"] for t in job.tasks)
-    pairs = [_explicit_task(ws, item, mirrored_ok=mirrored) for item in data["tasks"]]
+    pairs = [_explicit_task(ws, item, mirrored_ok=job.mirrored) for item in data["tasks"]]
     now = clock.now()
     existing_by_paths = {(t.source["path"], t.destination["path"]): t for t in job.tasks}
     to_retry: Dict[str, Task] = {}  # by id: each existing task once, in request order

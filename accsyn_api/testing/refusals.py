@@ -35,7 +35,7 @@ def refusal(error: AccsynError) -> Dict[str, Any]:
     code = next((code for kind, code in _ERROR_CODES if isinstance(error, kind)), "invalid_data")
     reply: Dict[str, Any] = {
         "message": error.message,
-        "message_hr": error.message_hr or error.message,
+        "message_hr": error.message_hr,
         "error_code": code,
     }
     if code == "session_expired":
