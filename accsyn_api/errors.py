@@ -139,47 +139,42 @@ class InvalidData(AccsynError, ValueError):
     """
 
 
-class ServerError(AccsynError):
+class _OutcomeError(AccsynError):
+    """An error that says whether the call was carried out anyway: ``executed``.
+
+    ``False`` when certainly not, ``None`` when it may have been; on ``None``,
+    look before repeating a create.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        message_hr: Optional[str] = None,
+        uri: Optional[str] = None,
+        eid: Optional[str] = None,
+        executed: Optional[bool] = None,
+    ) -> None:
+        super().__init__(message, message_hr=message_hr, uri=uri, eid=eid)
+        self.executed = executed
+
+
+class ServerError(_OutcomeError):
     """The server failed: an exception reply, an HTTP 5xx, or a reply that is not JSON.
 
-    ``executed`` says whether the call was carried out anyway: ``False`` when
-    certainly not (HTTP 503), ``None`` when it may have been (the reply was
-    cut short, a gateway failed).
+    ``executed`` is ``False`` when the call certainly was not carried out
+    (HTTP 503), ``None`` when it may have been (the reply was cut short, a
+    gateway failed).
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        message_hr: Optional[str] = None,
-        uri: Optional[str] = None,
-        eid: Optional[str] = None,
-        executed: Optional[bool] = None,
-    ) -> None:
-        super().__init__(message, message_hr=message_hr, uri=uri, eid=eid)
-        self.executed = executed
 
-
-class TransportError(AccsynError):
+class TransportError(_OutcomeError):
     """The request could not be completed over the network.
 
-    ``executed`` says whether the call was carried out anyway: ``False`` when
-    certainly not (the server could not be reached), ``None`` when it may
-    have been (the connection was lost, or the reply late, after the request
-    was sent). On ``None``, look before repeating a create.
+    ``executed`` is ``False`` when the call certainly was not carried out (the
+    server could not be reached), ``None`` when it may have been (the
+    connection was lost, or the reply late, after the request was sent).
     """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        message_hr: Optional[str] = None,
-        uri: Optional[str] = None,
-        eid: Optional[str] = None,
-        executed: Optional[bool] = None,
-    ) -> None:
-        super().__init__(message, message_hr=message_hr, uri=uri, eid=eid)
-        self.executed = executed
 
 
 class ConnectionFailed(TransportError):

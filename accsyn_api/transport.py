@@ -294,7 +294,9 @@ def _decode_reply(
             executed=None,
             repeatable=False,
         )
-    if status >= 500:
+    # A 5xx may come after the work was done; a 4xx without a refusal body was not done.
+    refusal = isinstance(reply, dict) and _is_refusal(reply)
+    if status >= 500 or (status >= 400 and not refusal):
         raise AttemptFailed(
             ServerError(
                 f"The server answered {uri} with HTTP {status}: {_excerpt(content)}",
@@ -302,22 +304,11 @@ def _decode_reply(
                 eid=eid,
             ),
             reason=f"HTTP {status}",
-            executed=None,
+            executed=None if status >= 500 else False,
             repeatable=False,
         )
-    if isinstance(reply, dict) and _is_refusal(reply):
+    if refusal:
         raise error_from_reply(reply, uri=uri, eid=eid, http_status=status)
-    if status >= 400:
-        raise AttemptFailed(
-            ServerError(
-                f"The server answered {uri} with HTTP {status}: {_excerpt(content)}",
-                uri=uri,
-                eid=eid,
-            ),
-            reason=f"HTTP {status}",
-            executed=False,
-            repeatable=False,
-        )
     if not is_json or not isinstance(reply, dict):
         what = "a body that is not JSON" if not is_json else "JSON that is not an object"
         raise AttemptFailed(

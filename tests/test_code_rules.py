@@ -8,7 +8,6 @@ import pathlib
 import socket
 import subprocess
 import sys
-import warnings
 
 import pytest
 
@@ -79,6 +78,3 @@ def test_library_loggers_have_no_handlers_but_the_null_one() -> None:
     handlers = logging.getLogger("accsyn_api").handlers
     assert [type(h) for h in handlers] == [logging.NullHandler]
     assert socket.socket.__module__ == "socket"
-    assert not any(
-        f[2] is not None and "urllib3" in str(f[2]) for f in warnings.filters
-    )  # no warning category of urllib3 silenced
