@@ -384,7 +384,9 @@ def test_arbitrary_events_never_crash_the_server(client: Client) -> None:
 
     check()
     assert "invalid_data" in seen_codes  # the strategy really reached the backend's checks
-    assert client.session.find_one(f"Job where id={JOB_ID}") is not None
+    # The events may legitimately have deleted or changed demo jobs (job/delete with the
+    # demo id is a valid event); what must hold is that the server still serves.
+    assert isinstance(client.session.find("Job", archived=True), list)
 
 
 def test_a_session_still_works_after_the_onslaught(client: Client) -> None:
