@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
+from types import FrameType
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, TextIO
 
 from . import __version__, codec
@@ -197,6 +200,30 @@ def _speed_argument(text: str) -> float:
     return speed
 
 
+def _stop_on_signals() -> Callable[[], None]:
+    """Make Ctrl-C and SIGTERM stop the server; returns what puts the old handlers back.
+
+    A shell starts background jobs with SIGINT ignored, and services are stopped
+    with SIGTERM: both must still end ``accsyn server`` cleanly.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum: int, frame: Optional[FrameType]) -> None:
+        raise KeyboardInterrupt
+
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, interrupt),
+    }
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    return restore
+
+
 def run_server(
     host: str,
     port: int,
@@ -227,33 +254,37 @@ def run_server(
             f"Cannot listen on {host}:{port} ({error.strerror or error}); "
             "choose another --port, or --port 0 for any free one."
         ) from None
-    out.write(f"# accsyn reference server at {server.url}; paste these lines into a shell:\n")
-    for name, value in server.environment(role).items():
-        out.write(f"export {name}={value}\n")
-    verify = ""
-    if server.ca_bundle is not None:
+    restore_signals = _stop_on_signals()
+    try:  # Ctrl-C may come at any moment, even before serving starts
+        out.write(f"# accsyn reference server at {server.url}; paste these lines into a shell:\n")
+        for name, value in server.environment(role).items():
+            out.write(f"export {name}={value}\n")
+        verify = ""
+        if server.ca_bundle is not None:
+            out.write(
+                f"# TLS with a throwaway CA: pass verify={server.ca_bundle!r} to "
+                "accsyn_api.Session(...); the file is deleted when the server stops.\n"
+            )
+            verify = f'verify="{server.ca_bundle}"'
         out.write(
-            f"# TLS with a throwaway CA: pass verify={server.ca_bundle!r} to "
-            "accsyn_api.Session(...); the file is deleted when the server stops.\n"
+            f"# then: python -c 'import accsyn_api; print(accsyn_api.Session({verify})"
+            '.find("Job"))\'\n'
         )
-        verify = f'verify="{server.ca_bundle}"'
-    out.write(
-        f"# then: python -c 'import accsyn_api; print(accsyn_api.Session({verify})"
-        '.find("Job"))\'\n'
-    )
-    for fault in server.faults:
-        out.write(f"# fault: {format_fault(fault)}\n")
-    simulation = server.backend.simulation
-    if simulation is not None:
-        out.write(f"# simulated transfers: jobs that may run progress at {simulation.speed} MB/s\n")
-    out.write("# Ctrl-C stops the server.\n")
-    out.flush()
-    try:
+        for fault in server.faults:
+            out.write(f"# fault: {format_fault(fault)}\n")
+        simulation = server.backend.simulation
+        if simulation is not None:
+            out.write(
+                f"# simulated transfers: jobs that may run progress at {simulation.speed} MB/s\n"
+            )
+        out.write("# Ctrl-C stops the server.\n")
+        out.flush()
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
+        restore_signals()
 
 
 # -- the verbs -----------------------------------------------------------------

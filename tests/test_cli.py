@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from typing import Dict, List, Tuple
@@ -163,3 +164,23 @@ def test_the_server_command_on_a_busy_port_exits_3(
     assert run("server", "--port", busy)[0] == 3
     error = capsys.readouterr().err
     assert f"127.0.0.1:{busy}" in error and "--port 0" in error
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_the_server_command_stops_cleanly_on_a_signal(signum: int) -> None:
+    # Started as a shell's background job would be: with SIGINT ignored.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "accsyn_api", "server"],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        assert read_exports(process)
+        process.send_signal(signum)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

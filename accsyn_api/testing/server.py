@@ -519,7 +519,8 @@ class LocalServer:
         self._faults = FaultInjector(faults)
         self._tls: Optional[ThrowawayTLS] = None
         self._httpd: Optional[_HTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
+        self._thread: Optional[threading.Thread] = None  # the one start() made
+        self._serving_thread: Optional[threading.Thread] = None  # whichever runs the loop
         self._serving = False
         self._lock = threading.Lock()
         self._events: Deque[Dict[str, Any]] = collections.deque(maxlen=EVENT_HISTORY)
@@ -596,6 +597,7 @@ class LocalServer:
                 name=f"accsyn-local-server-{httpd.server_address[1]}",
                 daemon=True,
             )
+            self._serving_thread = self._thread
             self._thread.start()
         logger.debug("Reference server listening on %s", self.url)
         return self
@@ -607,6 +609,7 @@ class LocalServer:
             if self._serving:
                 raise RuntimeError("The LocalServer is already serving.")
             self._serving = True
+            self._serving_thread = threading.current_thread()
         logger.debug("Reference server listening on %s", self.url)
         try:
             httpd.serve_forever(poll_interval=0.05)
@@ -619,6 +622,7 @@ class LocalServer:
         """Stop serving, close the socket and the open connections. Safe to call twice."""
         with self._lock:
             httpd, thread, serving = self._httpd, self._thread, self._serving
+            serving_thread, self._serving_thread = self._serving_thread, None
             self._httpd, self._thread, self._serving = None, None, False
             tls, self._tls = self._tls, None
         if tls is not None:
@@ -627,8 +631,8 @@ class LocalServer:
             return
         httpd.stopping.set()
         self._connections_of_stopped_runs += httpd.connections_accepted
-        if serving and threading.current_thread() is not thread:
-            httpd.shutdown()
+        if serving and threading.current_thread() is not serving_thread:
+            httpd.shutdown()  # the loop runs elsewhere: ask it to end, and wait for it
         httpd.server_close()
         httpd.close_connections()
         if thread is not None and thread is not threading.current_thread():
