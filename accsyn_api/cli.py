@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -249,9 +250,11 @@ def run_server(
     )
     try:
         server.bind()
-    except OSError as error:
+    except (OSError, OverflowError) as error:  # OverflowError: a port above 65535
+        server.stop()  # removes a TLS server's throwaway CA
+        reason = getattr(error, "strerror", None) or error
         raise ConnectionFailed(
-            f"Cannot listen on {host}:{port} ({error.strerror or error}); "
+            f"Cannot listen on {host}:{port} ({reason}); "
             "choose another --port, or --port 0 for any free one."
         ) from None
     restore_signals = _stop_on_signals()
@@ -438,7 +441,9 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> int:
         sys.stderr.write(f"accsyn: {type(error).__name__}: {error}\n")
         return EXIT_ERROR
     except BrokenPipeError:  # the reader went away (accsyn find ... | head)
-        sys.stderr.close()
+        if out is sys.stdout:  # keep Python from failing again when it flushes at exit
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
 
 

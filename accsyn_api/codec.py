@@ -313,7 +313,8 @@ def decode(payload: Union[str, bytes, bytearray]) -> Any:
             if parsed is not None:
                 return parsed
     except RecursionError:
-        _convert_deep(result)  # picks up where the recursive walk stopped
+        # Walk again from the root, without recursion; converting twice is harmless.
+        _convert_deep(result)
     return result
 
 

@@ -182,4 +182,8 @@ class ConnectionFailed(TransportError):
 
 
 class RequestTimeout(TransportError):
-    """The server did not answer in time; a change may or may not have been made."""
+    """The server did not answer in time; a change may or may not have been made.
+
+    Also raised by :meth:`~accsyn_api.Session.wait` when the job does not reach
+    the status in time; then nothing was changed (``executed`` is ``False``).
+    """

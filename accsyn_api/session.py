@@ -17,14 +17,19 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optio
 from . import codec
 from .errors import ConfigurationError, InvalidData, InvalidQuery, NotFound, RequestTimeout
 from .query import BooleanExpression, Comparison, Query, parse
-from .transport import (
+from .retry import (
     DEFAULT_BACKOFF,
-    DEFAULT_REGISTRY_URL,
     DEFAULT_RETRIES,
     DEFAULT_RETRY_BUDGET,
-    DEFAULT_TIMEOUT,
-    Transport,
+    RetryCreates,
     check_retry_settings,
+)
+from .tls import Verify
+from .transport import (
+    DEFAULT_REGISTRY_URL,
+    DEFAULT_TIMEOUT,
+    Timeout,
+    Transport,
     proxy_settings,
     resolve_base_url,
 )
@@ -36,8 +41,6 @@ API_PATH = "/api/v1.0"
 # How each entity type is addressed: (prefix of the uri, "type" sent in find data).
 _FIND_TYPE = {"job": 1, "queue": 2}
 _URI_PREFIX = {"job": "job", "queue": "job", "task": "job/task", "site": "organization/site"}
-
-Timeout = Union[float, Tuple[float, float]]
 
 
 def _entity_type(entitytype: str) -> str:
@@ -143,13 +146,13 @@ class Session:
         hostname: Optional[str] = None,
         port: Optional[int] = None,
         proxy: Optional[str] = None,
-        verify: Union[bool, str] = True,
+        verify: Verify = True,
         timeout: Timeout = DEFAULT_TIMEOUT,
         pool_size: int = 10,
         retries: int = DEFAULT_RETRIES,
         backoff: float = DEFAULT_BACKOFF,
         retry_budget: float = DEFAULT_RETRY_BUDGET,
-        retry_creates: Union[bool, str] = "auto",
+        retry_creates: RetryCreates = "auto",
         verbose: bool = False,
         page_size: int = 500,
         registry_url: str = DEFAULT_REGISTRY_URL,
@@ -162,7 +165,7 @@ class Session:
             _setting(username, "ACCSYN_API_USER"), "username", "ACCSYN_API_USER"
         )
         key = _require(_setting(api_key, "ACCSYN_API_KEY"), "api_key", "ACCSYN_API_KEY")
-        if not isinstance(page_size, int) or page_size < 1:
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
             raise ConfigurationError(f"page_size must be a positive integer, not {page_size!r}.")
         self.page_size = page_size
         check_retry_settings(retries, backoff, retry_budget, retry_creates)
@@ -180,7 +183,11 @@ class Session:
             base_url = relay_url
         else:
             base_url = resolve_base_url(
-                self.domain, registry_url=registry_url, verify=verify, proxies=proxies
+                self.domain,
+                registry_url=registry_url,
+                verify=verify,
+                timeout=timeout,
+                proxies=proxies,
             )
         self.url = base_url
         self._transport = Transport(
@@ -456,7 +463,7 @@ class Session:
     def wait(
         self,
         job_id: str,
-        statuses: Iterable[str] = ("done",),
+        statuses: Union[str, Iterable[str]] = ("done",),
         *,
         timeout: Optional[float] = None,
         interval: float = 2.0,
@@ -464,10 +471,14 @@ class Session:
     ) -> Dict[str, Any]:
         """Poll a job until its status is one of ``statuses``; return the job.
 
-        ``progress`` is called with the job after every poll (to show a bar).
-        Raises :class:`~accsyn_api.RequestTimeout` when ``timeout`` seconds
-        pass first, and :class:`~accsyn_api.NotFound` if the job disappears.
+        ``statuses`` is one status or several. ``progress`` is called with the
+        job after every poll (to show a bar). Raises
+        :class:`~accsyn_api.RequestTimeout` when ``timeout`` seconds pass first
+        (nothing was changed: ``executed`` is ``False``), and
+        :class:`~accsyn_api.NotFound` if the job disappears.
         """
+        if isinstance(statuses, str):  # wait(job_id, "done") means one status, not letters
+            statuses = (statuses,)
         wanted = {status.lower() for status in statuses}
         identifier = _entity_id(job_id, "job_id")
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -483,7 +494,8 @@ class Session:
             if deadline is not None and time.monotonic() + interval > deadline:
                 raise RequestTimeout(
                     f"Job {identifier} is still {job.get('status')!r} after {timeout} s; "
-                    f"waited for {sorted(wanted)}."
+                    f"waited for {sorted(wanted)}.",
+                    executed=False,
                 )
             time.sleep(interval)
 

@@ -9,6 +9,7 @@ trust store (through the optional ``truststore`` package).
 
 from __future__ import annotations
 
+import os
 import ssl
 from typing import TYPE_CHECKING, Any, Tuple, Union
 
@@ -94,6 +95,11 @@ def http_session(verify: Verify, pool_size: int) -> Tuple[requests.Session, Unio
     ``pool_size`` connections, a thread waits for a free connection
     (``pool_block``) rather than opening one that would be thrown away.
     """
+    if isinstance(verify, str) and verify != SYSTEM_TRUST and not os.path.exists(verify):
+        raise ConfigurationError(
+            f"verify={verify!r} is neither True, False nor 'system', and no such CA bundle "
+            "file exists: give the path of a PEM file of certificate authorities."
+        )
     http = requests.Session()
     no_retry = Retry(
         total=None,

@@ -73,23 +73,17 @@ from .retry import (
     AttemptFailed,
     RetryCreates,
     RetryPolicy,
-    check_retry_settings,
     retry_after_seconds,
 )
 from .tls import Verify, http_session
 
-# The retry defaults and check_retry_settings live in accsyn_api.retry; they are
-# listed here too because accsyn_api.session imports them from this module.
 __all__ = [
-    "DEFAULT_BACKOFF",
     "DEFAULT_REGISTRY_URL",
-    "DEFAULT_RETRIES",
-    "DEFAULT_RETRY_BUDGET",
     "DEFAULT_TIMEOUT",
     "GZIP_THRESHOLD",
     "LOGIN_URI",
+    "Timeout",
     "Transport",
-    "check_retry_settings",
     "error_from_reply",
     "proxy_settings",
     "resolve_base_url",
@@ -220,12 +214,12 @@ def _guess_error_class(text: str, uri: str, http_status: int) -> type[AccsynErro
         return AuthenticationError
     if "permission" in text or "not allowed" in text or http_status == 403:
         return PermissionDenied
+    if "query" in text:
+        return InvalidQuery
     if any(word in text for word in ("not found", "does not exist", "unknown")):
         return NotFound
     if http_status == 404:
         return NotFound
-    if "query" in text:
-        return InvalidQuery
     return InvalidData
 
 
@@ -235,8 +229,6 @@ def _only_reads(uri: str) -> bool:
 
 
 def _is_refusal(reply: Mapping[str, Any]) -> bool:
-    if "exception" in reply:
-        return True
     has_message = "message" in reply or "message_hr" in reply
     return has_message and "result" not in reply and "success" not in reply
 
@@ -493,8 +485,6 @@ class Transport:
             raise ConfigurationError(f"pool_size must be at least 1, not {pool_size!r}.")
         self._log = logger
         self._verbose_handler: Optional[logging.Handler] = None
-        if verbose:
-            self._log, self._verbose_handler = _verbose_logger()
         self._retry = RetryPolicy(
             retries=retries,
             backoff=backoff,
@@ -520,6 +510,9 @@ class Transport:
         """True once :meth:`close` was called; calls are refused from then on."""
 
         self._http, self._verify = http_session(verify, pool_size)
+        if verbose:  # last of the steps that can fail, so no handler is left behind
+            self._log, self._verbose_handler = _verbose_logger()
+            self._retry.log = self._log
         self._http.headers["ASDevice"] = device or _device_header(self._hostname)
         self._http.headers["Accept"] = "application/json"
         if verify is False:

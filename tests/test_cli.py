@@ -184,3 +184,10 @@ def test_the_server_command_stops_cleanly_on_a_signal(signum: int) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_the_server_command_refuses_an_impossible_port(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run("server", "--port", "70000")[0] == 3
+    assert "--port 0" in capsys.readouterr().err

@@ -400,3 +400,21 @@ def test_errors_raised_before_sending_still_have_a_human_message(
         accsyn_session.update("job", JOB_ID, {})
     assert error.value.message_hr == error.value.message
     assert str(error.value).count(error.value.message) == 1
+
+
+def test_wait_takes_one_status_as_a_string(accsyn_session: accsyn_api.Session) -> None:
+    accsyn_session.update("job", JOB_ID, {"status": "paused"})
+    job = accsyn_session.wait(JOB_ID, "paused", timeout=5, interval=0.01)
+    assert job["status"] == "paused"
+
+
+def test_a_missing_ca_bundle_is_a_configuration_error(clean_env: pytest.MonkeyPatch) -> None:
+    with pytest.raises(accsyn_api.ConfigurationError) as error:
+        accsyn_api.Session(
+            domain="acmevfx",
+            username="a@b.com",
+            api_key="k",
+            url="https://127.0.0.1:1",
+            verify="/no/such/ca-bundle.pem",
+        )
+    assert "/no/such/ca-bundle.pem" in str(error.value) and "PEM" in str(error.value)

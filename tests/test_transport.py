@@ -367,6 +367,7 @@ def test_server_fault_is_a_server_error() -> None:
         ({"message": "Entity does not exist"}, NotFound),
         ({"message": "Unknown entitytype 'foo'"}, NotFound),
         ({"message": "Could not parse query"}, InvalidQuery),
+        ({"message": "Unknown attribute 'foo' in query"}, InvalidQuery),
         ({"message": "Status cannot be set"}, InvalidData),
         ({"exception": "Traceback..."}, ServerError),
     ],

@@ -132,7 +132,6 @@ class _StoredReply:
     reply: Dict[str, Any]
     user_id: str
     uri: str
-    executions: int = 1
 
 
 @dataclass
@@ -195,10 +194,14 @@ class Backend:
                 record.expired = True
 
     def executions(self, eid: str) -> int:
-        """How many times the event with this ``eid`` was executed (0 or 1)."""
+        """How many times the event with this ``eid`` was executed: 0 or 1.
+
+        An event that was handled, whether it succeeded or was refused, counts
+        once; its repeats are answered from the stored reply and do not count.
+        A refusal for an expired session is not stored: the event was not run.
+        """
         with self._lock:
-            stored = self._replies.get(eid)
-            return stored.executions if stored is not None else 0
+            return int(eid in self._replies)
 
     def login(self, credentials: Mapping[str, Any], body: Mapping[str, Any]) -> Dict[str, Any]:
         """Check decoded ASCredentials; reply with a new session key or a refusal."""

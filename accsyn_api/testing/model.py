@@ -9,6 +9,7 @@ live in :mod:`accsyn_api.testing.backend` and the modules it calls.
 from __future__ import annotations
 
 import secrets
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Tuple
@@ -92,6 +93,7 @@ class Clock:
 
     def __init__(self, start: Optional[datetime] = None) -> None:
         self._offset = timedelta(0)
+        self._lock = threading.Lock()  # advance() may race with another thread's advance()
         if start is not None:
             self._offset = start.replace(tzinfo=None) - self._real_now()
 
@@ -109,7 +111,9 @@ class Clock:
 
     def advance(self, **timedelta_kwargs: float) -> None:
         """Move time forward, e.g. ``advance(hours=2)`` or ``advance(days=15)``."""
-        self._offset += timedelta(**timedelta_kwargs)
+        step = timedelta(**timedelta_kwargs)
+        with self._lock:
+            self._offset += step
 
 
 @dataclass

@@ -450,7 +450,8 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
             self._connections.discard(request)
             self._connections.add(secure)
         try:
-            super().finish_request(secure, client_address)
+            if not self.stopping.is_set():  # stop() may have closed the connections meanwhile
+                super().finish_request(secure, client_address)
         finally:
             with self._connections_lock:
                 self._connections.discard(secure)
