@@ -82,6 +82,25 @@ REGISTRY_PATH = f"{API_PREFIX}/registry/organization/domain"
 MAX_BODY_BYTES = 256 * 1024 * 1024
 EVENT_HISTORY = 1000
 """How many received events :attr:`LocalServer.events` keeps."""
+
+
+class _EventLog:
+    """The last :data:`EVENT_HISTORY` events received, kept across restarts of a server."""
+
+    def __init__(self) -> None:
+        self._events: Deque[Dict[str, Any]] = collections.deque(maxlen=EVENT_HISTORY)
+        self._lock = threading.Lock()  # a deque must not change while it is copied
+
+    def record(self, event: Mapping[str, Any]) -> None:
+        snapshot = copy.deepcopy(dict(event))
+        with self._lock:
+            self._events.append(snapshot)
+
+    def snapshot(self) -> List[Dict[str, Any]]:
+        with self._lock:
+            return list(self._events)
+
+
 TLS_HANDSHAKE_TIMEOUT = 10.0
 """Seconds a client gets to complete the TLS handshake."""
 
@@ -405,7 +424,7 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
         self,
         address: Tuple[str, int],
         backend: Backend,
-        events: Deque[Dict[str, Any]],
+        events: _EventLog,
         faults: FaultInjector,
         tls: Optional[ThrowawayTLS] = None,
     ) -> None:
@@ -424,9 +443,7 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
 
     def record_event(self, event: Mapping[str, Any]) -> None:
         """Keep a copy of a decoded event for :attr:`LocalServer.events`."""
-        snapshot = copy.deepcopy(dict(event))
-        with self._connections_lock:
-            self._events.append(snapshot)
+        self._events.record(event)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
@@ -524,7 +541,7 @@ class LocalServer:
         self._serving_thread: Optional[threading.Thread] = None  # whichever runs the loop
         self._serving = False
         self._lock = threading.Lock()
-        self._events: Deque[Dict[str, Any]] = collections.deque(maxlen=EVENT_HISTORY)
+        self._events = _EventLog()
         self._connections_of_stopped_runs = 0
 
     def __repr__(self) -> str:
@@ -566,7 +583,7 @@ class LocalServer:
         Copies of the last :data:`EVENT_HISTORY` events, so a test can check what a
         client really sent, e.g. ``server.events[-1]["data"]["limit"] == 1``.
         """
-        return list(self._events)
+        return self._events.snapshot()
 
     def bind(self) -> LocalServer:
         """Open the listening socket, so that :attr:`url` is known, without serving yet."""
