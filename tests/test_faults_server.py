@@ -23,6 +23,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import quote, urlsplit
 
 import pytest
+from wire import raw_event as event
 
 from accsyn_api import cli
 from accsyn_api.testing import Fault, FaultKind, LocalServer, parse_fault_spec
@@ -106,24 +107,6 @@ class Client:
     def job_codes(self) -> List[str]:
         reply = self.call("GET", event("job/find", {"type": 1}))
         return [job["code"] for job in reply["result"]]
-
-
-def event(uri: str, data: Any = None, *, entityid: Optional[str] = None) -> Dict[str, Any]:
-    body: Dict[str, Any] = {
-        "audience": "api",
-        "domain": "acmevfx",
-        "eid": str(uuid.uuid4()),
-        "session": str(uuid.uuid4()),
-        "uri": uri,
-        "ident": "employee@acmevfx.com",
-        "created": "2024-01-01T10:00:00",
-        "hostname": "test",
-    }
-    if data is not None:
-        body["data"] = data
-    if entityid is not None:
-        body["id"] = entityid
-    return body
 
 
 def job_create(code: str) -> Dict[str, Any]:

@@ -11,7 +11,6 @@ import base64
 import gzip
 import json
 import threading
-import uuid
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Set
 from urllib.parse import quote
 
@@ -19,6 +18,7 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from wire import raw_event
 
 import accsyn_api
 from accsyn_api.testing import Backend, LocalServer
@@ -77,18 +77,7 @@ class Client:
         self.http.trust_env = False
 
     def event(self, uri: Any = "job/find", **fields: Any) -> Dict[str, Any]:
-        event: Dict[str, Any] = {
-            "audience": "api",
-            "domain": "acmevfx",
-            "eid": str(uuid.uuid4()),
-            "session": str(uuid.uuid4()),
-            "uri": uri,
-            "ident": "admin@acmevfx.com",
-            "created": "2024-01-01T10:00:00",
-            "hostname": "test",
-        }
-        event.update(fields)
-        return event
+        return raw_event(uri, ident="admin@acmevfx.com", **fields)
 
     def send(
         self,

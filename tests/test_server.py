@@ -10,11 +10,12 @@ import socket
 import threading
 import time
 import uuid
-from typing import Any, Dict, Iterator, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping
 from urllib.parse import quote
 
 import pytest
 import requests
+from wire import raw_event as _event
 
 from accsyn_api.testing.backend import Backend
 from accsyn_api.testing.server import LocalServer
@@ -57,27 +58,6 @@ def _session_header(server: LocalServer, key: str, role: str = "employee") -> Di
         {"domain": credentials["domain"], "username": credentials["username"], "session_key": key}
     )
     return {"Authorization": f"ASSession {value}"}
-
-
-def _event(
-    uri: str, data: Any = None, *, entityid: Optional[str] = None, **extra: Any
-) -> Dict[str, Any]:
-    event: Dict[str, Any] = {
-        "audience": "api",
-        "domain": "acmevfx",
-        "eid": str(uuid.uuid4()),
-        "session": str(uuid.uuid4()),
-        "uri": uri,
-        "ident": "employee@acmevfx.com",
-        "created": "2024-01-01T10:00:00",
-        "hostname": "test",
-    }
-    if data is not None:
-        event["data"] = data
-    if entityid is not None:
-        event["id"] = entityid
-    event.update(extra)
-    return event
 
 
 def _send_event(
