@@ -1,0 +1,1 @@
+"""The accsyn wire protocol: its names, and one module per API generation."""
