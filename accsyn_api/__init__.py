@@ -24,7 +24,26 @@ from .errors import (
     SessionExpired,
     TransportError,
 )
-from .query import Query, all_of, any_of, eq, ne, parse, quote, select
+from .query import (
+    Query,
+    all_of,
+    any_of,
+    contains,
+    eq,
+    ge,
+    gt,
+    is_in,
+    le,
+    lt,
+    matches,
+    ne,
+    not_contains,
+    not_in,
+    not_matches,
+    parse,
+    quote,
+    select,
+)
 from .session import Session
 
 __version__ = "0.1.0"
@@ -52,8 +71,18 @@ __all__ = [
     "__version__",
     "all_of",
     "any_of",
+    "contains",
     "eq",
+    "ge",
+    "gt",
+    "is_in",
+    "le",
+    "lt",
+    "matches",
     "ne",
+    "not_contains",
+    "not_in",
+    "not_matches",
     "parse",
     "quote",
     "select",

@@ -171,6 +171,9 @@ def run_demo(out: TextIO = sys.stdout) -> None:
 
 # -- accsyn server -----------------------------------------------------------
 
+DEFAULT_SERVER_API_VERSION = "1.0"
+"""The API generation whose ``export`` lines ``accsyn server`` prints by default."""
+
 
 def _fault_argument(text: str) -> Fault:
     from .testing.faults import parse_fault_spec
@@ -235,18 +238,27 @@ def run_server(
     tls: bool = False,
     simulate: bool = False,
     speed: Optional[float] = None,
+    api_version: str = DEFAULT_SERVER_API_VERSION,
 ) -> None:
     """Serve the demo workspace until interrupted, after printing how to reach it.
 
-    ``faults`` are :class:`~accsyn_api.testing.Fault` rules to play; ``tls``
-    serves HTTPS with a throwaway certificate authority (needs ``trustme``);
-    ``simulate`` makes jobs progress as if sending files at ``speed`` MB/s.
+    Both API generations are served; ``api_version`` (``"1.0"``, the default, or
+    ``"3"``) says which one the printed ``export`` lines are for. ``faults`` are
+    :class:`~accsyn_api.testing.Fault` rules to play; ``tls`` serves HTTPS with a
+    throwaway certificate authority (needs ``trustme``); ``simulate`` makes jobs
+    progress as if sending files at ``speed`` MB/s.
     """
     from .testing import LocalServer
     from .testing.faults import format_fault
 
     server = LocalServer(
-        host=host, port=port, faults=faults, tls=tls, simulate=simulate, speed=speed
+        host=host,
+        port=port,
+        faults=faults,
+        tls=tls,
+        simulate=simulate,
+        speed=speed,
+        api_version=api_version,
     )
     try:
         server.bind()
@@ -259,7 +271,13 @@ def run_server(
         ) from None
     restore_signals = _stop_on_signals()
     try:  # Ctrl-C may come at any moment, even before serving starts
-        out.write(f"# accsyn reference server at {server.url}; paste these lines into a shell:\n")
+        other = "3" if server.api_version == "1.0" else "1.0"
+        default = " (the default)" if server.api_version == DEFAULT_SERVER_API_VERSION else ""
+        out.write(
+            f"# accsyn reference server at {server.url}, serving API v1.0 (/api/v1.0) and v3 "
+            f"(/api/v3).\n# These lines are for API v{server.api_version}{default}; "
+            f"--api-version {other} prints those for v{other}. Paste them into a shell:\n"
+        )
         for name, value in server.environment(role).items():
             out.write(f"export {name}={value}\n")
         verify = ""
@@ -273,6 +291,12 @@ def run_server(
             f"# then: python -c 'import accsyn_api; print(accsyn_api.Session({verify})"
             '.find("Job"))\'\n'
         )
+        if server.api_version != "1.0" and server.ca_bundle is None:
+            relay = server.url.split("://", 1)[1]
+            out.write(
+                "# the official client (accsyn-python-api 3.x) reaches it with "
+                f'proxy="accsyn:{relay}"\n'
+            )
         for fault in server.faults:
             out.write(f"# fault: {format_fault(fault)}\n")
         simulation = server.backend.simulation
@@ -348,9 +372,17 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--port", type=int, default=0, help="0 picks a free port")
     server.add_argument(
         "--role",
-        choices=("admin", "employee", "user"),
+        choices=("admin", "employee", "user", "standard"),
         default="employee",
-        help="whose credentials the export lines give (default employee)",
+        help="whose credentials the export lines give (default employee; standard is the "
+        "v3 name of the restricted user)",
+    )
+    server.add_argument(
+        "--api-version",
+        choices=("1.0", "3"),
+        default=DEFAULT_SERVER_API_VERSION,
+        help="the API generation the export lines are for (default "
+        f"{DEFAULT_SERVER_API_VERSION}); both /api/v1.0 and /api/v3 are always served",
     )
     server.add_argument(
         "--fault",
@@ -360,7 +392,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help="inject a fault (repeatable): KIND[:uri=job/create][:method=POST][:nth=2]"
         "[:times=1][:seconds=3][:retry_after=1]; KIND is drop_before, drop_after, delay, "
-        "unavailable, bad_gateway, truncated or expire_session",
+        "unavailable, bad_gateway, truncated, expire_session or rate_limited",
     )
     server.add_argument(
         "--tls", action="store_true", help="serve HTTPS with a throwaway CA (needs trustme)"
@@ -432,6 +464,7 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> int:
                 tls=args.tls,
                 simulate=args.simulate,
                 speed=args.speed,
+                api_version=args.api_version,
             )
             return EXIT_OK
         handler: Callable[[Session, argparse.Namespace, TextIO], int] = args.handler

@@ -8,24 +8,25 @@ except in places that belong to users or name things (see
 :data:`VERBATIM_KEYS`). :func:`encode` and :func:`to_wire` do the reverse
 for data sent to the server.
 
-Date text accepted by :func:`parse_datetime` (and so by :func:`decode`)::
+The two API generations differ in what a date without zone means:
 
-    YYYY-MM-DDTHH:MM:SS            naive datetime
-    YYYY-MM-DDTHH:MM:SS.fff        milliseconds
-    YYYY-MM-DDTHH:MM:SS.ffffff     microseconds
-    ...followed by "Z", "+HH:MM" or "-HH:MM": timezone-aware datetime
+* v1.0 (the default, ``utc=False``): dates travel naive both ways, exactly
+  as the server writes them.
+* v3 (``utc=True``): the server writes UTC without a zone designator.
+  :func:`decode` returns timezone-aware datetimes (UTC unless the text
+  names another offset) and also reads a few more spellings (see
+  :func:`parse_datetime`); :func:`encode` sends every datetime as UTC text
+  ``YYYY-MM-DDTHH:MM:SS``, a naive one being local time of this machine at
+  that date (see :func:`to_utc`).
 
-Round trip: ``format_datetime(parse_datetime(s)) == s`` for every accepted
-``s`` except two spellings that carry no extra information:
-
-* a fraction of ``.000`` (or ``.000000``) comes back without fraction, and a
-  six-digit fraction that is a whole number of milliseconds (``.120000``)
-  comes back with three digits (``.120``);
-* the zone ``Z`` and ``-00:00`` come back as ``+00:00``.
+The date text itself (layouts, v3 spellings, UTC conversion) is in
+:mod:`accsyn_api.dates`.
 
 Decoding is written for speed: a reply is parsed by :func:`json.loads` and
 every string is first screened by its length and by the fixed characters of
 the date layout, so only strings that really look like dates are parsed.
+python-dateutil is imported only when it is needed: for the rarer v3
+spellings, and for local times the platform cannot convert.
 """
 
 from __future__ import annotations
@@ -33,19 +34,39 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
-from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple, Union
+from typing import Any, Callable, Dict, FrozenSet, List, Set, Tuple, Union
+
+from .dates import (
+    DATE_TEXT_LENGTHS,
+    LENIENT_DATE_TEXT_LENGTHS,
+    _format_date,
+    _parse_utc,
+    _parse_v1,
+    format_datetime,
+    format_utc,
+    local_now_text,
+    parse_datetime,
+    to_utc,
+    utc_now_text,
+)
 
 __all__ = [
     "DATE_TEXT_LENGTHS",
+    "LENIENT_DATE_TEXT_LENGTHS",
+    "OBJECT_ID_PREFIX",
     "PROTECTED_KEYS",
     "PROTECTED_KEY_SUFFIXES",
     "VERBATIM_KEYS",
     "decode",
     "encode",
     "format_datetime",
+    "format_utc",
+    "local_now_text",
     "parse_datetime",
     "pretty",
+    "to_utc",
     "to_wire",
+    "utc_now_text",
 ]
 
 PROTECTED_KEYS: FrozenSet[str] = frozenset(
@@ -89,119 +110,16 @@ Nothing at any depth below these keys is converted: metadata is whatever
 the user stored, and must come back unchanged.
 """
 
-DATE_TEXT_LENGTHS: FrozenSet[int] = frozenset(
-    base + zone for base in (19, 23, 26) for zone in (0, 1, 6)
-)
-"""The lengths a server date string can have.
+OBJECT_ID_PREFIX = "ObjectId:"
+"""The prefix v3 puts before some ids: ``"ObjectId:"`` + 24 hex digits (see :func:`decode`)."""
 
-19 (``YYYY-MM-DDTHH:MM:SS``), 23 (with ``.fff``), 26 (with ``.ffffff``),
-each optionally followed by ``Z`` (one more) or ``+HH:MM`` (six more).
-"""
-
-_DATE_SHAPE = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.(?:\d{3}|\d{6}))?(?:Z|[+-]\d{2}:\d{2})?",
-    re.ASCII,
-)
-# Exact layout of a server date. Only ever run on strings that passed the cheap
-# screen in _looks_like_date; field ranges are checked by datetime itself.
-
-_NAIVE_LENGTHS = frozenset({19, 23, 26})
-_from_iso = _dt.datetime.fromisoformat
-# Once _DATE_SHAPE has matched, the text (without its zone) is in a layout that
-# datetime.fromisoformat reads the same way on every Python from 3.7 on.
-
-_iso = _dt.datetime.isoformat
-_UTC = _dt.timezone.utc
-_ZONES: Dict[str, _dt.timezone] = {"Z": _UTC, "+00:00": _UTC, "-00:00": _UTC}
-# Offsets seen so far, shared so that equal offsets give one tzinfo object.
+_OBJECT_ID = re.compile(r"ObjectId:[0-9a-fA-F]{24}", re.ASCII)
+# v3 writes some ids as "ObjectId:<24 hex digits>"; decode(utc=True) drops the
+# prefix. Only a real ObjectId behind it is touched, so text that merely starts
+# with the word stays as it is.
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
 _INFINITY = float("inf")
-
-
-def _looks_like_date(text: str) -> bool:
-    """Cheap screen: True when ``text`` has the length and fixed characters of a date."""
-    return (
-        len(text) in DATE_TEXT_LENGTHS
-        and text[10] == "T"
-        and text[13] == ":"
-        and text[16] == ":"
-        and text[4] == "-"
-        and text[7] == "-"
-        and "0" <= text[0] <= "9"
-    )
-
-
-def _zone(text: str) -> Optional[_dt.timezone]:
-    """The tzinfo for an offset text ``Z``/``+HH:MM``/``-HH:MM``; None when out of range."""
-    zone = _ZONES.get(text)
-    if zone is None:
-        hours, minutes = int(text[1:3]), int(text[4:6])
-        if hours > 23 or minutes > 59:
-            return None
-        offset = _dt.timedelta(hours=hours, minutes=minutes)
-        zone = _dt.timezone(-offset if text[0] == "-" else offset)
-        if len(_ZONES) < 1000:
-            _ZONES[text] = zone
-    return zone
-
-
-def parse_datetime(text: str) -> Optional[_dt.datetime]:
-    """Return the datetime a server date string stands for, or None.
-
-    ``text`` must be a complete date in one of the layouts listed in the
-    module documentation; anything else (other lengths, impossible dates
-    such as ``"2021-13-45T99:00:00"``, non-ASCII digits, surrounding
-    spaces, non-strings) gives None. The result is naive unless the text
-    ends with a zone, then it is timezone-aware.
-    """
-    if not isinstance(text, str) or not _looks_like_date(text):
-        return None
-    if _DATE_SHAPE.fullmatch(text) is None:
-        return None
-    try:
-        if len(text) in _NAIVE_LENGTHS:
-            return _from_iso(text)
-        if text[-1] == "Z":
-            return _from_iso(text[:-1]).replace(tzinfo=_UTC)
-        zone = _zone(text[-6:])
-        if zone is None:
-            return None
-        return _from_iso(text[:-6]).replace(tzinfo=zone)
-    except ValueError:  # a field out of range, such as month 13 or hour 24
-        return None
-
-
-def format_datetime(value: _dt.datetime) -> str:
-    """Return the server's text for a datetime.
-
-    ``YYYY-MM-DDTHH:MM:SS``, plus ``.fff`` when the microseconds are a
-    non-zero whole number of milliseconds or ``.ffffff`` when finer, plus
-    ``+HH:MM``/``-HH:MM`` when the datetime is timezone-aware (UTC is
-    written ``+00:00``). An aware datetime whose offset is not a whole
-    number of minutes (old local-mean-time zones) is written in UTC, which
-    keeps the instant. Raises TypeError for anything but a datetime.
-    """
-    if not isinstance(value, _dt.datetime):
-        raise TypeError(f"expected a datetime.datetime, got {type(value).__name__}")
-    if value.tzinfo is not None:
-        offset = value.utcoffset()
-        if offset is not None and (offset.microseconds or offset.seconds % 60):
-            value = value.astimezone(_UTC)
-    # isoformat (C code) writes the layout above, year zero-padded to 4 digits
-    # and the offset as +HH:MM once it is a whole number of minutes.
-    # Called on the base class so that subclasses (pandas.Timestamp, ...) that
-    # override isoformat still get the server layout.
-    microsecond = value.microsecond
-    if not microsecond:
-        return _iso(value, timespec="seconds")
-    if microsecond % 1000:
-        return _iso(value, timespec="microseconds")
-    return _iso(value, timespec="milliseconds")
-
-
-def _format_date(value: _dt.date) -> str:
-    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
 
 
 # ---------------------------------------------------------------------------
@@ -228,7 +146,7 @@ def _convert_object(obj: Dict[str, Any]) -> None:
                 and value[13] == ":"
                 and not (key in PROTECTED_KEYS or key.endswith(PROTECTED_KEY_SUFFIXES))
             ):
-                parsed = parse_datetime(value)
+                parsed = _parse_v1(value)
                 if parsed is not None:
                     obj[key] = parsed  # replaces a value: safe while iterating
         elif kind is dict:
@@ -257,8 +175,52 @@ def _convert_list(items: List[Any], strings: bool) -> None:
             _convert_list(value, strings)
 
 
-def _convert_deep(root: Any) -> None:
-    """Same conversion as _convert_object/_convert_list, without recursion.
+def _convert_object_utc(obj: Dict[str, Any]) -> None:
+    """The v3 form of _convert_object: dates read as UTC, ``ObjectId:`` prefixes dropped."""
+    for key, value in obj.items():
+        kind = type(value)
+        if kind is str:
+            if len(value) in LENIENT_DATE_TEXT_LENGTHS:
+                if value[10] == "T" and value[13] == ":":
+                    if not (key in PROTECTED_KEYS or key.endswith(PROTECTED_KEY_SUFFIXES)):
+                        parsed = _parse_utc(value)
+                        if parsed is not None:
+                            obj[key] = parsed
+                elif value[8] == ":" and _OBJECT_ID.fullmatch(value) is not None:
+                    obj[key] = value[len(OBJECT_ID_PREFIX) :]
+        elif kind is dict:
+            if key not in VERBATIM_KEYS:
+                _convert_object_utc(value)
+        elif kind is list and key not in VERBATIM_KEYS:
+            _convert_list_utc(value, not _is_protected(key))
+
+
+def _convert_list_utc(items: List[Any], strings: bool) -> None:
+    """The v3 form of _convert_list (``strings`` only decides about dates)."""
+    for index, value in enumerate(items):
+        kind = type(value)
+        if kind is dict:
+            _convert_object_utc(value)
+        elif kind is str:
+            if len(value) in LENIENT_DATE_TEXT_LENGTHS:
+                items[index] = _decode_text(value, strings, True)
+        elif kind is list:
+            _convert_list_utc(value, strings)
+
+
+def _decode_text(text: str, dates: bool, utc: bool) -> Any:
+    """What one string of a reply decodes to: a datetime, an id without prefix, or itself."""
+    if dates:
+        parsed = _parse_utc(text) if utc else parse_datetime(text)
+        if parsed is not None:
+            return parsed
+    if utc and _OBJECT_ID.fullmatch(text) is not None:
+        return text[len(OBJECT_ID_PREFIX) :]
+    return text
+
+
+def _convert_deep(root: Any, utc: bool = False) -> None:
+    """Same conversion as the recursive walks, without recursion.
 
     Used when a reply is nested deeper than the recursion limit allows.
     """
@@ -269,24 +231,25 @@ def _convert_deep(root: Any) -> None:
             for key, value in container.items():
                 kind = type(value)
                 if kind is str:
-                    if not _is_protected(key):
-                        parsed = parse_datetime(value)
-                        if parsed is not None:
-                            container[key] = parsed
+                    container[key] = _decode_text(value, not _is_protected(key), utc)
                 elif (kind is dict or kind is list) and key not in VERBATIM_KEYS:
                     pending.append((value, not _is_protected(key)))
         else:
             for index, value in enumerate(container):
                 kind = type(value)
                 if kind is str:
-                    parsed = parse_datetime(value) if strings else None
-                    if parsed is not None:
-                        container[index] = parsed
+                    container[index] = _decode_text(value, strings, utc)
                 elif kind is dict or kind is list:
                     pending.append((value, strings))
 
 
-def decode(payload: Union[str, bytes, bytearray]) -> Any:
+_WALKS: Dict[bool, Tuple[Callable[[Dict[str, Any]], None], Callable[[List[Any], bool], None]]] = {
+    False: (_convert_object, _convert_list),
+    True: (_convert_object_utc, _convert_list_utc),
+}
+
+
+def decode(payload: Union[str, bytes, bytearray], *, utc: bool = False) -> Any:
     """Parse a JSON reply, turning server date strings into datetimes.
 
     Every string in the reply, at any depth, that is a server date (see
@@ -298,23 +261,29 @@ def decode(payload: Union[str, bytes, bytearray]) -> Any:
       :data:`PROTECTED_KEY_SUFFIXES` (ids, names, paths, texts), and strings
       in lists under such keys (objects in such lists are still converted).
 
+    ``utc=False`` is the v1.0 reading: dates without zone become naive
+    datetimes. ``utc=True`` is the v3 reading: they are UTC and become
+    timezone-aware (``tzinfo=datetime.timezone.utc``; call ``.astimezone()``
+    for local time), the lenient spellings of :func:`parse_datetime` are
+    read too, and a string ``"ObjectId:"`` + 24 hex digits becomes the
+    24 digits (under any key but :data:`VERBATIM_KEYS`).
+
     ``payload`` may be text or UTF-8/16/32 bytes. Invalid JSON raises
     :class:`ValueError` (a :class:`json.JSONDecodeError`).
     """
     result = json.loads(payload)
     kind = type(result)
+    convert_object, convert_list = _WALKS[utc]
     try:
         if kind is dict:
-            _convert_object(result)
+            convert_object(result)
         elif kind is list:
-            _convert_list(result, True)
+            convert_list(result, True)
         elif kind is str:
-            parsed = parse_datetime(result)
-            if parsed is not None:
-                return parsed
+            return _decode_text(result, True, utc)
     except RecursionError:
         # Walk again from the root, without recursion; converting twice is harmless.
-        _convert_deep(result)
+        _convert_deep(result, utc)
     return result
 
 
@@ -328,6 +297,13 @@ def _wire_default(value: Any) -> Any:
         return format_datetime(value)
     if isinstance(value, _dt.date):
         return _format_date(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serialisable")
+
+
+def _wire_default_utc(value: Any) -> Any:
+    """The v3 form of _wire_default: dates as UTC text (:func:`format_utc`)."""
+    if isinstance(value, _dt.date):
+        return format_utc(value)
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serialisable")
 
 
@@ -361,8 +337,10 @@ def _wire_key(key: Any, path: str) -> str:
 _UNKNOWN = object()  # marker: "JSON cannot hold this value"
 
 
-def _scalar_to_wire(value: Any) -> Any:
+def _scalar_to_wire(value: Any, utc: bool = False) -> Any:
     """The JSON value for a non-container, or _UNKNOWN when JSON cannot hold it."""
+    if isinstance(value, _dt.date) and utc:
+        return format_utc(value)
     if isinstance(value, _dt.datetime):
         return format_datetime(value)
     if isinstance(value, _dt.date):
@@ -376,7 +354,7 @@ def _scalar_to_wire(value: Any) -> Any:
     return _UNKNOWN
 
 
-def _to_wire(value: Any, path: str, active: Set[int]) -> Any:
+def _to_wire(value: Any, path: str, active: Set[int], utc: bool) -> Any:
     kind = type(value)
     if kind is float:
         if value != value or value in (_INFINITY, -_INFINITY):
@@ -390,46 +368,56 @@ def _to_wire(value: Any, path: str, active: Set[int]) -> Any:
         active.add(id(value))
         if isinstance(value, dict):
             result: Any = {
-                _wire_key(key, path): _to_wire(item, _path_text(path, key), active)
+                _wire_key(key, path): _to_wire(item, _path_text(path, key), active, utc)
                 for key, item in value.items()
             }
         else:
             result = [
-                _to_wire(item, _path_text(path, index), active) for index, item in enumerate(value)
+                _to_wire(item, _path_text(path, index), active, utc)
+                for index, item in enumerate(value)
             ]
         active.discard(id(value))
         return result
-    converted = _scalar_to_wire(value)
+    try:
+        converted = _scalar_to_wire(value, utc)
+    except ValueError as exc:  # a naive datetime whose UTC time is out of range
+        raise ValueError(f"{exc} (at {path})") from None
     if converted is _UNKNOWN:
         raise TypeError(
             f"Object of type {type(value).__name__} is not JSON serialisable (at {path})"
         )
-    return _to_wire(converted, path, active) if type(converted) is float else converted
+    return _to_wire(converted, path, active, utc) if type(converted) is float else converted
 
 
-def to_wire(obj: Any) -> Any:
+def to_wire(obj: Any, *, utc: bool = False) -> Any:
     """Return a JSON-able copy of ``obj`` with dates as server text.
 
     Dicts become new plain dicts (keys turned into text as :func:`json.dumps`
     would), lists and tuples become new lists, datetimes and dates become
-    their server text (:func:`format_datetime`, ``YYYY-MM-DD``); str, int,
-    float, bool and None are kept (subclasses such as enums become the plain
-    value). ``obj`` itself is never modified. Any other object raises
-    TypeError naming its type and where it was, for example
-    ``(at $.jobs[0].tags)``; NaN or infinite floats and circular references
-    raise ValueError, as in :func:`encode`.
+    their server text; str, int, float, bool and None are kept (subclasses
+    such as enums become the plain value). ``obj`` itself is never modified.
+    Any other object raises TypeError naming its type and where it was, for
+    example ``(at $.jobs[0].tags)``; NaN or infinite floats, circular
+    references and datetimes out of range raise ValueError, as in
+    :func:`encode`.
+
+    The date text depends on the generation: ``utc=False`` (v1.0) writes
+    :func:`format_datetime` and ``YYYY-MM-DD`` for a date; ``utc=True`` (v3)
+    writes :func:`format_utc` (UTC, whole seconds, no zone; a naive datetime
+    is local time of this machine at that date).
     """
-    return _to_wire(obj, "$", set())
+    return _to_wire(obj, "$", set(), utc)
 
 
-def encode(obj: Any) -> str:
+def encode(obj: Any, *, utc: bool = False) -> str:
     """Return compact JSON text for ``obj``, dates written as the server writes them.
 
-    Uses the conversions of :func:`to_wire`; the text has no spaces
-    (``separators=(",", ":")``) and keeps non-ASCII characters as they are.
-    Raises TypeError for objects JSON cannot hold (the message names the
-    type and the place) and ValueError for NaN or infinite floats and for
-    circular references, which the server could not read. ``obj`` is never
+    Uses the conversions of :func:`to_wire` (``utc=True`` for v3: dates as
+    UTC text); the text has no spaces (``separators=(",", ":")``) and keeps
+    non-ASCII characters as they are. Raises TypeError for objects JSON
+    cannot hold and ValueError for NaN or infinite floats, for circular
+    references and for datetimes out of range, which the server could not
+    read; the message names the type and the place. ``obj`` is never
     modified.
     """
     try:
@@ -438,10 +426,10 @@ def encode(obj: Any) -> str:
             separators=(",", ":"),
             ensure_ascii=False,
             allow_nan=False,
-            default=_wire_default,
+            default=_wire_default_utc if utc else _wire_default,
         )
-    except TypeError:
-        to_wire(obj)  # raises a TypeError that says where the object is
+    except (TypeError, ValueError):
+        to_wire(obj, utc=utc)  # raises an error that says where the object is
         raise
 
 
@@ -482,7 +470,9 @@ def pretty(obj: Any) -> str:
 
     Keys are sorted, except that ``id``, ``code`` and ``status`` come first.
 
-    Datetimes and dates are shown as their server text; values JSON cannot
+    Datetimes and dates are shown as their v1.0 server text, an aware
+    datetime with its offset (``2026-06-01T10:00:00+00:00``, the instant
+    without ambiguity, sub-seconds kept); values JSON cannot
     hold are shown as their ``repr()`` (as a JSON string); circular
     references are shown as a marker instead of recursing. The same input
     always gives the same text.

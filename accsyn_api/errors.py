@@ -8,6 +8,7 @@ all. Each carries what a caller needs to act or to report:
 * ``message_hr``: the message for humans (the server's, else the same as ``message``);
 * ``uri``: the operation, such as ``"job/edit"``;
 * ``eid``: the id of the event sent, to find it in server logs;
+* ``http_status``: the HTTP status of the server's reply, when there was one;
 * ``executed`` (:class:`ServerError` and :class:`TransportError` only):
   ``False`` when the call was certainly not carried out, ``None`` when it may
   have been.
@@ -46,12 +47,14 @@ class AccsynError(Exception):
         message_hr: Optional[str] = None,
         uri: Optional[str] = None,
         eid: Optional[str] = None,
+        http_status: Optional[int] = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.message_hr = message_hr
         self.uri = uri
         self.eid = eid
+        self.http_status = http_status
 
     @property
     def message_hr(self) -> str:
@@ -119,8 +122,9 @@ class InvalidQuery(AccsynError, ValueError):
         message_hr: Optional[str] = None,
         uri: Optional[str] = None,
         eid: Optional[str] = None,
+        http_status: Optional[int] = None,
     ) -> None:
-        super().__init__(message, message_hr=message_hr, uri=uri, eid=eid)
+        super().__init__(message, message_hr=message_hr, uri=uri, eid=eid, http_status=http_status)
         self.query = query
         self.position = position
 
@@ -154,8 +158,9 @@ class _OutcomeError(AccsynError):
         uri: Optional[str] = None,
         eid: Optional[str] = None,
         executed: Optional[bool] = None,
+        http_status: Optional[int] = None,
     ) -> None:
-        super().__init__(message, message_hr=message_hr, uri=uri, eid=eid)
+        super().__init__(message, message_hr=message_hr, uri=uri, eid=eid, http_status=http_status)
         self.executed = executed
 
 

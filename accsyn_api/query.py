@@ -2,22 +2,31 @@
 
 A query is ``<entitytype>`` alone or ``<entitytype> WHERE <expression>``::
 
-    Job WHERE code="x and y.png" AND (status=running OR status=paused)
+    Job WHERE code="x and y.png" AND (status=running OR size > 1000)
 
-Comparisons are ``attr=value``, ``attr!=value`` or ``attr<>value`` (read as
-``!=``); attributes may be dotted (``job.id``). Comparisons are joined with
-``AND`` / ``OR`` (any case, ``AND`` binds tighter) and nested with
-parentheses. Values are bare (``user@mail.com``) or double-quoted with
-``\\"`` and ``\\\\`` escapes, and are kept verbatim (never lower-cased).
+A comparison is ``attribute operator value``; attributes may be dotted
+(``job.id``). The operators are ``=``, ``!=`` (also written ``<>``), ``<``,
+``>``, ``<=``, ``>=``, ``IN`` and ``NOT IN`` (the value is a comma-separated
+list: ``type IN 0,2``), ``CONTAINS``, ``NOT CONTAINS``, ``MATCHES`` and ``NOT
+MATCHES`` (a regular expression); only ``=``, ``!=`` and ``<>`` are part of
+the v1.0 API. Word operators and the keywords ``AND`` / ``OR`` are read in any
+case; ``AND`` binds tighter than ``OR``; parentheses nest. Values are bare
+(``user@mail.com``) or double-quoted with ``\\"`` and ``\\\\`` escapes, and are
+kept verbatim (never lower-cased; a ``*`` in an ``=`` value, the server's
+wildcard, is kept as written too).
 
 * :func:`parse` / :func:`parse_expression` read text into :class:`Query` /
   :data:`Expression` trees; malformed text raises
   :class:`~accsyn_api.errors.InvalidQuery` with the offending position.
 * :func:`format_expression` and ``str(query)`` print the canonical text;
   ``parse(str(q)) == q`` for every parsed ``q``.
-* :func:`select`, :meth:`Query.where`, :func:`eq`, :func:`ne`,
-  :func:`all_of` and :func:`any_of` build queries and quote values, so a value
-  can never change the structure of a query::
+* :func:`operators_in` and :func:`check_operators` tell which operators a
+  query uses, and refuse those a generation of the API does not know.
+* The builder (:mod:`accsyn_api.query_builder`, re-exported here):
+  :func:`select`, :meth:`Query.where`, :func:`eq`, :func:`ne`, :func:`lt`,
+  :func:`is_in`, :func:`contains`, :func:`matches`... and :func:`all_of` /
+  :func:`any_of` build queries and quote values, so a value can never change
+  the structure of a query::
 
       select("Job").where(code='say "hi"', status="running")
 """
@@ -25,20 +34,36 @@ parentheses. Values are bare (``user@mail.com``) or double-quoted with
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, NoReturn, Optional, Tuple, Union
+from datetime import date, datetime, timezone
+from typing import AbstractSet, FrozenSet, List, NoReturn, Optional, Tuple, Union
 
 from accsyn_api.errors import InvalidQuery
+from accsyn_api.protocol.names import V3_OPERATORS
 
 __all__ = [
+    "LIST_OPERATORS",
+    "OPERATORS",
     "BooleanExpression",
     "Comparison",
     "Expression",
     "Query",
     "all_of",
     "any_of",
+    "check_operators",
+    "contains",
     "eq",
     "format_expression",
+    "ge",
+    "gt",
+    "is_in",
+    "le",
+    "lt",
+    "matches",
     "ne",
+    "not_contains",
+    "not_in",
+    "not_matches",
+    "operators_in",
     "parse",
     "parse_expression",
     "quote",
@@ -46,19 +71,36 @@ __all__ = [
 ]
 
 KEYWORDS = frozenset({"and", "or", "where"})
+OPERATORS: FrozenSet[str] = V3_OPERATORS - {"<>"}
+"""The canonical operators, as :attr:`Comparison.operator` holds them (``<>`` is read as ``!=``)."""
+LIST_OPERATORS: FrozenSet[str] = frozenset({"in", "not in"})
+"""The operators whose value is a tuple of strings."""
+_ALIASES = {"<>": "!="}
+_SYMBOLS = ("!=", "<>", "<=", ">=", "=", "<", ">")  # longest first: "<=" before "<"
+_WORD_OPERATORS = frozenset({"in", "contains", "matches"})  # each may follow NOT
+_OPERATOR_WORDS = _WORD_OPERATORS | {"not"}  # quoted when printed as values
 _OPERATOR_CHARS = frozenset("=!<>")
 _VALUE_STOP = frozenset('()"') | _OPERATOR_CHARS  # a bare value also stops at whitespace
 _NOT_BARE = _VALUE_STOP | frozenset("\\'")
+_OPERATOR_HINT = "use =, !=, <>, <, >, <=, >=, IN, CONTAINS, MATCHES or NOT IN/CONTAINS/MATCHES"
 _MAX_DEPTH = 100  # parenthesis nesting; keeps the recursive parser far from the recursion limit
+
+Value = Union[str, Tuple[str, ...]]
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """``attribute <op> value``; ``operator`` is ``"="`` or ``"!="`` (``<>`` is read as ``!=``)."""
+    """``attribute <operator> value``.
+
+    ``operator`` is one of :data:`OPERATORS` (``"="``, ``"!="``, ``"<"``...,
+    ``"in"``, ``"not in"``, ``"contains"``, ``"matches"``..., lower-case).
+    ``value`` is the text, verbatim (quotes removed, escapes resolved, never
+    lower-cased), or for ``in`` / ``not in`` a tuple of such texts.
+    """
 
     attribute: str  # as written, may be dotted: "job.id"
-    operator: str  # "=" or "!="
-    value: str  # verbatim, unquoted, escapes resolved; never lower-cased
+    operator: str
+    value: Value
 
 
 @dataclass(frozen=True)
@@ -93,15 +135,19 @@ class Query:
     def where(self, *expressions: Expression, **equals: object) -> Query:
         """A new Query: this expression AND ``expressions`` AND ``eq(key, value)`` per keyword.
 
-        Dotted attributes are given as ``**{"job.id": job_id}``.
+        Dotted attributes are given as ``**{"job.id": job_id}``; other operators
+        through the builder functions: ``where(gt("size", 1000))``.
         """
         parts: List[Expression] = [] if self.expression is None else [self.expression]
-        for expression in expressions:
-            if not isinstance(expression, (Comparison, BooleanExpression)):
-                raise TypeError(f"expected a Comparison or BooleanExpression, got {expression!r}")
-            parts.append(expression)
-        parts.extend(eq(attribute, value) for attribute, value in equals.items())
-        return Query(self.entity, all_of(*parts) if parts else None)
+        parts.extend(_checked_expression(expression) for expression in expressions)
+        parts.extend(_comparison(attribute, "=", value) for attribute, value in equals.items())
+        return Query(self.entity, _combine("and", parts) if parts else None)
+
+
+def _checked_expression(expression: object) -> Expression:
+    if not isinstance(expression, (Comparison, BooleanExpression)):
+        raise TypeError(f"expected a Comparison or BooleanExpression, got {expression!r}")
+    return expression
 
 
 def _is_name_char(char: str) -> bool:
@@ -137,11 +183,31 @@ def _checked_name(name: object, what: str, dotted: bool) -> str:
 
 
 def _value_text(value: object) -> str:
+    """The query text of a Python value (see :func:`quote`)."""
     if value is None:
         raise TypeError("a query value cannot be None")
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, datetime):
+        if value.utcoffset() is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
     return value if isinstance(value, str) else str(value)
+
+
+def _comparison(attribute: str, operator: str, value: object) -> Comparison:
+    """A Comparison with a checked attribute; ``value`` converted by :func:`_value_text`."""
+    name = _checked_name(attribute, "attribute name", dotted=True)
+    if operator not in LIST_OPERATORS:
+        return Comparison(name, operator, _value_text(value))
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"the values of {operator.upper()} are a list or tuple, got {value!r}")
+    items = tuple(_value_text(item) for item in value)
+    if not items:
+        raise ValueError(f"{operator.upper()} needs at least one value")
+    return Comparison(name, operator, items)
 
 
 def _combine(operator: str, operands: List[Expression]) -> Expression:
@@ -252,34 +318,74 @@ class _Parser:
     def parse_comparison(self) -> Comparison:
         attribute = self.checked_name("attribute name", dotted=True)
         self.skip_space()
-        text, at = self.text, self.pos
-        if text.startswith(("!=", "<>"), at):
-            operator = text[at : at + 2]
-        elif text.startswith("=", at):
-            operator = "="
-        elif self.peek() in _OPERATOR_CHARS:
-            self.fail(f"unknown operator {self.peek()!r}", at, "use =, != or <>")
-        else:
-            self.fail(
-                f"expected an operator (=, != or <>) after {attribute!r}",
-                at,
-                'a value holding spaces, AND or OR needs double quotes: code="x and y.png"',
-            )
-        self.pos += len(operator)
+        operator, written = self.scan_operator(attribute)
         self.skip_space()
-        value = self.scan_quoted() if self.peek() == '"' else self.scan_bare(operator)
-        return Comparison(attribute, "!=" if operator == "<>" else operator, value)
+        if operator in LIST_OPERATORS:
+            return Comparison(attribute, operator, self.scan_list(written))
+        value = self.scan_quoted() if self.peek() == '"' else self.scan_bare(written)
+        return Comparison(attribute, operator, value)
 
-    def scan_bare(self, operator: str) -> str:
+    def scan_operator(self, attribute: str) -> Tuple[str, str]:
+        """``(canonical operator, operator as shown in messages)`` from here."""
+        text, at = self.text, self.pos
+        for symbol in _SYMBOLS:
+            if text.startswith(symbol, at):
+                self.pos = at + len(symbol)
+                return _ALIASES.get(symbol, symbol), symbol
+        if self.peek() in _OPERATOR_CHARS:
+            self.fail(f"unknown operator {self.peek()!r}", at, _OPERATOR_HINT)
+        word = self.scan_name().lower()
+        if word in _WORD_OPERATORS:
+            return word, word.upper()
+        if word == "not":
+            self.skip_space()
+            second_at = self.pos
+            second = self.scan_name().lower()
+            if second not in _WORD_OPERATORS:
+                self.fail("expected IN, CONTAINS or MATCHES after NOT", second_at)
+            return f"not {second}", f"NOT {second.upper()}"
+        self.fail(
+            f"expected an operator (=, !=, <, >, <=, >=, IN, CONTAINS, MATCHES...) "
+            f"after {attribute!r}",
+            at,
+            'a value holding spaces, AND or OR needs double quotes: code="x and y.png"',
+        )
+
+    def scan_list(self, written: str) -> Tuple[str, ...]:
+        """Comma-separated values, each bare or quoted; whitespace around commas is free."""
+        if self.peek() == "(":
+            hint = f"write the list without parentheses, e.g. type {written} 0,2"
+            self.fail(f"unexpected '(' after {written}", self.pos, hint)
+        items = [self.scan_item(written)]
+        while True:
+            before_space = self.pos
+            self.skip_space()
+            if self.peek() != ",":
+                self.pos = before_space
+                return tuple(items)
+            self.pos += 1
+            self.skip_space()
+            items.append(self.scan_item(","))
+
+    def scan_item(self, after: str) -> str:
+        return self.scan_quoted() if self.peek() == '"' else self.scan_bare(after, ",")
+
+    def scan_bare(self, after: str, stops: str = "") -> str:
+        """A bare value from here, stopping at whitespace, ``()"=!<>`` and ``stops``."""
         text, start, pos = self.text, self.pos, self.pos
-        while pos < len(text) and not text[pos].isspace() and text[pos] not in _VALUE_STOP:
+        while (
+            pos < len(text)
+            and not text[pos].isspace()
+            and text[pos] not in _VALUE_STOP
+            and text[pos] not in stops
+        ):
             pos += 1
         value = text[start:pos]
         if not value or value.lower() in KEYWORDS:
             hint = "quote a keyword to use it as a value" if value else ""
             if text.startswith(tuple(_OPERATOR_CHARS), start):
                 hint = "quote a value that starts with = ! < or >"
-            self.fail(f"expected a value after {operator!r}", start, hint)
+            self.fail(f"expected a value after {after!r}", start, hint)
         if value.startswith("'"):
             self.fail("single quotes are not supported", start, 'use double quotes: "..."')
         if pos < len(text) and (text[pos] in _OPERATOR_CHARS or text[pos] == '"'):
@@ -343,30 +449,30 @@ def parse_expression(text: str) -> Optional[Expression]:
 def quote(value: object) -> str:
     """The value token for ``value``: bare when safe, else double-quoted with escapes.
 
-    Non-str values are converted with ``str()``; booleans become ``true`` /
-    ``false``; None raises TypeError.
+    Non-str values are converted with ``str()``, except: booleans become
+    ``true`` / ``false``; a ``date`` prints as ``2026-05-04``; a ``datetime`` in
+    ISO form, ``2026-05-04T09:15:02``, converted to UTC first when it has a
+    time zone (a naive one is printed as it is). None raises TypeError.
+    Keywords and operator words (``and``, ``in``, ``contains``...) are quoted.
     """
-    text = _value_text(value)
+    return _quoted(_value_text(value))
+
+
+def _quoted(text: str, stops: str = "") -> str:
     if (
         text
         and text.lower() not in KEYWORDS
-        and not any(char.isspace() or char in _NOT_BARE for char in text)
+        and text.lower() not in _OPERATOR_WORDS
+        and not any(char.isspace() or char in _NOT_BARE or char in stops for char in text)
     ):
         return text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-_OPERATORS = {"=": "=", "!=": "!=", "<>": "!="}
-
-
 def format_expression(expression: Expression) -> str:
     """The canonical text of ``expression``: upper-case AND/OR, parentheses only where needed."""
     if isinstance(expression, Comparison):
-        attribute = _checked_name(expression.attribute, "attribute name", dotted=True)
-        operator = _OPERATORS.get(expression.operator)
-        if operator is None:
-            raise ValueError(f"unknown comparison operator {expression.operator!r}")
-        return f"{attribute}{operator}{quote(expression.value)}"
+        return _format_comparison(expression)
     if not isinstance(expression, BooleanExpression):
         raise TypeError(f"expected a Comparison or BooleanExpression, got {expression!r}")
     joiner = expression.operator.lower()
@@ -385,40 +491,79 @@ def format_expression(expression: Expression) -> str:
     return f" {joiner.upper()} ".join(parts)
 
 
-def select(entity: str) -> Query:
-    """A :class:`Query` for all of ``entity`` (validated); narrow it with :meth:`Query.where`."""
-    return Query(_checked_name(entity, "entity type", dotted=False))
+def _format_comparison(comparison: Comparison) -> str:
+    """``attr=value``, ``attr<=value``, ``attr IN a,"b c"``, ``attr NOT CONTAINS value``."""
+    attribute = _checked_name(comparison.attribute, "attribute name", dotted=True)
+    operator, value = _ALIASES.get(comparison.operator, comparison.operator), comparison.value
+    if operator not in OPERATORS:
+        raise ValueError(f"unknown comparison operator {comparison.operator!r}")
+    if operator in LIST_OPERATORS:
+        if not (isinstance(value, tuple) and value and all(isinstance(v, str) for v in value)):
+            raise ValueError(f"{operator.upper()} needs a non-empty tuple of str, got {value!r}")
+        text = ",".join(_quoted(item, stops=",") for item in value)
+    elif isinstance(value, str):
+        text = _quoted(value)
+    else:
+        raise ValueError(f"the value of {operator!r} must be a str, got {value!r}")
+    if operator[0].isalpha():
+        return f"{attribute} {operator.upper()} {text}"
+    return f"{attribute}{operator}{text}"
 
 
-def eq(attribute: str, value: object) -> Comparison:
-    """``attribute=value``; ``value`` is converted like :func:`quote` converts it."""
-    return _comparison(attribute, "=", value)
+def operators_in(expression: Union[Query, Expression, None]) -> FrozenSet[str]:
+    """The canonical operators (see :data:`OPERATORS`) that a query or expression uses."""
+    if isinstance(expression, Query):
+        expression = expression.expression
+    if expression is None:
+        return frozenset()
+    if isinstance(expression, Comparison):
+        return frozenset({_ALIASES.get(expression.operator, expression.operator)})
+    return frozenset().union(*(operators_in(operand) for operand in expression.operands))
 
 
-def ne(attribute: str, value: object) -> Comparison:
-    """``attribute!=value``; ``value`` is converted like :func:`quote` converts it."""
-    return _comparison(attribute, "!=", value)
+def check_operators(
+    query: Union[Query, Expression, None], allowed: AbstractSet[str], generation_name: str
+) -> None:
+    """Raise InvalidQuery when ``query`` uses an operator outside ``allowed``.
+
+    ``allowed`` is e.g. :data:`accsyn_api.protocol.names.V1_OPERATORS`;
+    ``generation_name`` names the API in the message, e.g. ``"v1.0"``.
+    """
+    refused = sorted(operators_in(query) - {_ALIASES.get(op, op) for op in allowed})
+    if not refused or query is None:
+        return
+    text = str(query) if isinstance(query, Query) else format_expression(query)
+    raise InvalidQuery(
+        f"{_operator_list(refused)} {'needs' if len(refused) == 1 else 'need'} the v3 API "
+        f"(api_version='3'); the {generation_name} API knows only {', '.join(sorted(allowed))}",
+        query=text,
+    )
 
 
-def _comparison(attribute: str, operator: str, value: object) -> Comparison:
-    name = _checked_name(attribute, "attribute name", dotted=True)
-    return Comparison(name, operator, _value_text(value))
+def _operator_list(operators: List[str]) -> str:
+    """``"the operator IN"`` or ``"the operators <, IN and CONTAINS"``."""
+    shown = [operator.upper() for operator in operators]
+    if len(shown) == 1:
+        return f"the operator {shown[0]}"
+    return f"the operators {', '.join(shown[:-1])} and {shown[-1]}"
 
 
-def all_of(*expressions: Expression) -> Expression:
-    """The AND of ``expressions`` (flattened); one expression is returned as is."""
-    return _joined("and", expressions)
-
-
-def any_of(*expressions: Expression) -> Expression:
-    """The OR of ``expressions`` (flattened); one expression is returned as is."""
-    return _joined("or", expressions)
-
-
-def _joined(operator: str, expressions: Tuple[Expression, ...]) -> Expression:
-    if not expressions:
-        raise ValueError(f"{'all_of' if operator == 'and' else 'any_of'}() needs an expression")
-    for expression in expressions:
-        if not isinstance(expression, (Comparison, BooleanExpression)):
-            raise TypeError(f"expected a Comparison or BooleanExpression, got {expression!r}")
-    return _combine(operator, list(expressions))
+# The builder functions live in their own module and are re-exported here; it imports
+# this module's tree, so it is imported last (accsyn_api/__init__ imports this module first).
+from accsyn_api.query_builder import (  # noqa: E402
+    all_of,
+    any_of,
+    contains,
+    eq,
+    ge,
+    gt,
+    is_in,
+    le,
+    lt,
+    matches,
+    ne,
+    not_contains,
+    not_in,
+    not_matches,
+    select,
+)

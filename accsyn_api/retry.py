@@ -4,7 +4,10 @@ The settings (``retries``, ``backoff``, ``retry_budget``, ``retry_creates``)
 and their check, the exponential back-off with full jitter, ``Retry-After``
 parsing, and :class:`RetryPolicy`, the loop that repeats a failed attempt
 of a call or gives up with an error saying what happened and whether the
-work may have been done.
+work may have been done. Given a :class:`~accsyn_api.ratelimit.RateLimiter`,
+the loop takes a token before every attempt and, when the server asks to
+slow down (HTTP 429, or any ``Retry-After``), pauses the limiter for the
+wait, so that every thread sharing it backs off.
 
 The transport sorts each failure into an :class:`AttemptFailed` (saying
 whether the server certainly did not carry the call out, and whether
@@ -24,7 +27,14 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 import requests
 from urllib3.util.retry import Retry
 
-from .errors import AccsynError, ConfigurationError, ServerError, TransportError
+from .errors import (
+    AccsynError,
+    ConfigurationError,
+    RequestTimeout,
+    ServerError,
+    TransportError,
+)
+from .ratelimit import RateLimiter
 
 __all__ = [
     "BACKOFF_CAP",
@@ -135,6 +145,9 @@ class AttemptFailed(Exception):
     False when the server certainly did not carry the call out and None when
     it may have; ``repeatable`` is False for failures that repeating cannot
     cure (TLS, a server fault); ``reason`` is a few words for the log.
+    ``retry_after`` is the pause the server asked for (seconds, from
+    ``Retry-After``); ``rate_limited`` is True when the server said the
+    client calls too often (HTTP 429).
     """
 
     def __init__(
@@ -145,6 +158,7 @@ class AttemptFailed(Exception):
         executed: Optional[bool],
         repeatable: bool = True,
         retry_after: Optional[float] = None,
+        rate_limited: bool = False,
     ) -> None:
         super().__init__(error.message)
         self.error = error
@@ -152,6 +166,12 @@ class AttemptFailed(Exception):
         self.executed = executed
         self.repeatable = repeatable
         self.retry_after = retry_after
+        self.rate_limited = rate_limited
+
+    @property
+    def asks_to_slow_down(self) -> bool:
+        """Whether the server asked this client to pause (HTTP 429 or ``Retry-After``)."""
+        return self.rate_limited or self.retry_after is not None
 
 
 def _consequence(method: str, uri: str, executed: Optional[bool], *, only_reads: bool) -> str:
@@ -196,8 +216,18 @@ def _note_earlier_attempt(refusal: AccsynError, attempt: int) -> None:
     refusal.args = (refusal.message,)
 
 
+_SLOW_DOWN_HINT = (
+    " The server limits how often a client may call it: make fewer calls at once (share one "
+    "Session between threads rather than one per thread), or lower the Session's rate_limit."
+)
+
+
 class RetryPolicy:
-    """The retry settings of a Transport, and the loop that applies them."""
+    """The retry settings of a Transport, and the loop that applies them.
+
+    ``limiter``, when given, is the rate limiter shared by the Session's
+    threads: every attempt takes a token from it first.
+    """
 
     def __init__(
         self,
@@ -207,6 +237,7 @@ class RetryPolicy:
         budget: float,
         creates: RetryCreates,
         log: logging.Logger,
+        limiter: Optional[RateLimiter] = None,
     ) -> None:
         check_retry_settings(retries, backoff, budget, creates)
         self.retries = retries
@@ -214,6 +245,17 @@ class RetryPolicy:
         self.budget = float(budget)
         self.creates = creates
         self.log = log
+        self.limiter = limiter
+
+    # -- the clock (replaced by tests) ------------------------------------------------
+
+    def _now(self) -> float:
+        """Seconds on the clock of ``deadline`` (:func:`time.monotonic`)."""
+        return time.monotonic()
+
+    def _sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` before a repeat."""
+        time.sleep(seconds)
 
     def run(
         self,
@@ -233,9 +275,11 @@ class RetryPolicy:
         says that the call changes nothing even if it is not a GET (as a
         login); the final error then says it is safe to repeat.
         """
-        started = time.monotonic()
+        started = self._now()
         attempts = 0
         executed: Optional[bool] = False  # what is known of all attempts so far
+        if self.limiter is not None:
+            self.limiter.acquire()  # the first attempt waits its turn, however long
         while True:
             attempts += 1
             try:
@@ -257,22 +301,51 @@ class RetryPolicy:
                 deadline=deadline,
                 server_dedups=server_dedups,
             )
+            if stop is None:
+                self._pause(failure, method, uri, eid, attempts, delay)
+                stop = self._wait_for_token(deadline)
             if stop is not None:
-                elapsed = time.monotonic() - started
+                elapsed = self._now() - started
                 raise self._final_error(
                     failure, method, uri, eid, attempts, elapsed, stop, executed, only_reads
                 )
-            self.log.warning(
-                "Retrying %s %s eid=%s in %.2f s: attempt %d of %d failed (%s)",
-                method,
-                uri,
-                eid or "-",
-                delay,
-                attempts,
-                self.retries + 1,
-                failure.reason,
+
+    def _pause(
+        self,
+        failure: AttemptFailed,
+        method: str,
+        uri: str,
+        eid: Optional[str],
+        attempts: int,
+        delay: float,
+    ) -> None:
+        """Log the coming repeat and wait ``delay`` (with the Session's other threads, on 429)."""
+        if self.limiter is not None and failure.asks_to_slow_down:
+            self.limiter.penalize(delay)
+        self.log.warning(
+            "Retrying %s %s eid=%s in %.2f s: attempt %d of %d failed (%s)",
+            method,
+            uri,
+            eid or "-",
+            delay,
+            attempts,
+            self.retries + 1,
+            failure.reason,
+        )
+        self._sleep(delay)
+
+    def _wait_for_token(self, deadline: float) -> Optional[str]:
+        """Take a rate-limiter token for a repeat; why the call stops instead, or None."""
+        if self.limiter is None:
+            return None
+        try:
+            self.limiter.acquire(deadline)
+        except RequestTimeout:
+            return (
+                f"waiting for the rate limit ({self.limiter.describe()}) would pass the "
+                f"retry budget of {self.budget:g} s"
             )
-            time.sleep(delay)
+        return None
 
     def _next_step(
         self,
@@ -302,13 +375,13 @@ class RetryPolicy:
         delay = backoff_delay(attempts, self.backoff)
         if failure.retry_after is not None:
             delay = max(delay, failure.retry_after)
-        if time.monotonic() + delay > deadline:
-            asked = (
-                f" (the server asked to wait {failure.retry_after:g} s)"
-                if failure.retry_after
-                else ""
-            )
-            return f"the retry budget of {self.budget:g} s is spent{asked}", 0.0
+        if self._now() + delay > deadline:
+            if failure.retry_after:
+                return (
+                    f"the server asked to wait {failure.retry_after:g} s before repeating, "
+                    f"longer than the retry budget of {self.budget:g} s allows"
+                ), 0.0
+            return f"the retry budget of {self.budget:g} s is spent", 0.0
         return None, delay
 
     @staticmethod
@@ -326,4 +399,8 @@ class RetryPolicy:
         times = "once" if attempts == 1 else f"{attempts} times in {elapsed:.1f} s"
         consequence = _consequence(method, uri, executed, only_reads=only_reads)
         text = f"{failure.error.message} Tried {times}; {stop}. {consequence}"
-        return type(failure.error)(text, uri=uri, eid=eid, executed=executed)
+        if failure.rate_limited:
+            text += _SLOW_DOWN_HINT
+        return type(failure.error)(
+            text, uri=uri, eid=eid, executed=executed, http_status=failure.error.http_status
+        )

@@ -1,46 +1,32 @@
-"""The Session: configuration and the verbs of the accsyn API.
+"""The Session: the verbs of the accsyn API, on either API generation.
 
 A :class:`Session` reads its settings from arguments or the ``ACCSYN_*``
-environment, logs in, and offers ``find``, ``find_one``, ``create``,
-``update``, ``update_many``, ``delete_one`` and ``str`` as the official
-documentation shows them, plus ``iter_find`` (a large result in pages) and
-``wait`` (until a job reaches a status). Results are plain ``dict`` and
-``list`` objects with dates decoded to :class:`datetime.datetime`.
+environment (:mod:`accsyn_api.settings`), connects and logs in
+(:mod:`accsyn_api.connection`), and offers ``find``, ``find_one``,
+``get_entity``, ``create``, ``update``, ``update_many``, ``delete_one`` and
+``str`` as the official documentation shows them, plus ``iter_find`` (a
+large result in pages) and ``wait`` (until a job reaches a status). The same
+calls work on the v1.0 and the v3 API: how each is laid out on the wire is
+the generation's business (:mod:`accsyn_api.protocol`). Results are plain
+``dict`` and ``list`` objects with dates decoded to :class:`datetime.datetime`.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Union
 
 from . import codec
-from .errors import ConfigurationError, InvalidData, InvalidQuery, NotFound, RequestTimeout
-from .query import BooleanExpression, Comparison, Query, parse
-from .retry import (
-    DEFAULT_BACKOFF,
-    DEFAULT_RETRIES,
-    DEFAULT_RETRY_BUDGET,
-    RetryCreates,
-    check_retry_settings,
-)
+from .connection import Connection
+from .errors import InvalidData, NotFound, RequestTimeout
+from .protocol import names
+from .protocol.base import FindOptions, Generation, Operation
+from .query import Query, check_operators, parse
+from .retry import DEFAULT_BACKOFF, DEFAULT_RETRIES, DEFAULT_RETRY_BUDGET, RetryCreates
+from .settings import DEFAULT_TIMEOUT, RateLimit, Settings, Timeout
 from .tls import Verify
-from .transport import (
-    DEFAULT_REGISTRY_URL,
-    DEFAULT_TIMEOUT,
-    Timeout,
-    Transport,
-    proxy_settings,
-    resolve_base_url,
-)
 
 __all__ = ["Session"]
-
-API_PATH = "/api/v1.0"
-
-# How each entity type is addressed: (prefix of the uri, "type" sent in find data).
-_FIND_TYPE = {"job": 1, "queue": 2}
-_URI_PREFIX = {"job": "job", "queue": "job", "task": "job/task", "site": "organization/site"}
 
 
 def _entity_type(entitytype: str) -> str:
@@ -61,63 +47,66 @@ def _entity_id(entityid: object, what: str = "entityid") -> str:
     return entityid.strip()
 
 
-def _setting(value: Optional[str], *variables: str) -> Optional[str]:
-    """An explicit argument wins; else the first environment variable that is set.
-
-    Blank text counts as not given, so ``url=""`` falls back to ``ACCSYN_URL``.
-    """
-    if value is not None and str(value).strip():
-        return str(value).strip()
-    for variable in variables:
-        found = os.environ.get(variable, "").strip()
-        if found:
-            return found
-    return None
-
-
-def _require(value: Optional[str], argument: str, variable: str) -> str:
-    if not value:
-        raise ConfigurationError(
-            f"No {argument} given: pass {argument}=... to Session() "
-            f"or set the environment variable {variable}."
-        )
+def _flag(value: Optional[bool], name: str) -> Optional[bool]:
+    if value is not None and not isinstance(value, bool):
+        raise InvalidData(f"{name} must be True, False or None, not {value!r}.")
     return value
 
 
-def _api_url(url: str) -> str:
-    """``http://host:port`` (or with ``/api/v1.0`` already) -> the API base URL."""
-    url = url.rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise ConfigurationError(
-            f"url must start with http:// or https://, not {url!r} "
-            "(for example url='http://127.0.0.1:8181')."
-        )
-    return url if url.endswith(API_PATH) else url + API_PATH
+def _count(value: Optional[int], name: str) -> Optional[int]:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise InvalidData(f"{name} must be a non-negative integer, not {value!r}.")
+    return value
+
+
+def _names(attributes: Optional[Iterable[str]]) -> Optional[List[str]]:
+    if attributes is None:
+        return None
+    if isinstance(attributes, str):
+        return [attributes]
+    try:
+        return [str(name) for name in attributes]
+    except TypeError:
+        raise InvalidData(
+            f"attributes must be a list of attribute names such as ['code', 'status'], "
+            f"not {attributes!r}."
+        ) from None
 
 
 class Session:
-    """A connection to one accsyn workspace.
+    """A connection to one accsyn workspace, on the v3 or the v1.0 API.
 
     Settings come from the arguments, else the environment:
 
-    ============  ===================================  =============================
-    argument      environment variable                 meaning
-    ============  ===================================  =============================
-    ``domain``    ``ACCSYN_DOMAIN`` (``ACCSYN_ORG``)   the workspace, e.g. ``acmevfx``
-    ``username``  ``ACCSYN_API_USER``                  the user's e-mail address
-    ``api_key``   ``ACCSYN_API_KEY``                   the user's secret API key
-    ``url``       ``ACCSYN_URL``                       server address, skips the registry
-    ``proxy``     ``ACCSYN_PROXY``                     ``accsyn:<host>:<port>`` or
-                                                       ``socks5:<host>:<port>``
-    ============  ===================================  =============================
+    ===============  ===================================  ================================
+    argument         environment variable                 meaning
+    ===============  ===================================  ================================
+    ``workspace``    ``ACCSYN_WORKSPACE`` (older:         the workspace, e.g. ``acmevfx``
+                     ``ACCSYN_DOMAIN``, ``ACCSYN_ORG``)   (``domain=`` is its older name)
+    ``username``     ``ACCSYN_API_USER``                  the user's e-mail address
+    ``api_key``      ``ACCSYN_API_KEY``                   the user's secret API key
+    ``api_version``  ``ACCSYN_API_VERSION``               ``"auto"`` (default), ``"3"``
+                                                          or ``"1.0"``
+    ``url``          ``ACCSYN_URL``                       server address, skips the look-up
+    ``proxy``        ``ACCSYN_PROXY``                     ``accsyn:<host>:<port>`` or
+                                                          ``socks5:<host>:<port>``
+    ===============  ===================================  ================================
 
-    Without ``url`` (or ``hostname``), the workspace's host is looked up in the
-    accsyn registry. ``verify`` is ``True`` (check TLS certificates against
-    certifi's bundle), ``"system"`` (against the operating system's trust
-    store: ``pip install 'accsyn-sdk[truststore]'``, Python 3.10+), ``False``
-    (do not check; a warning is logged) or the path of a CA bundle.
-    ``timeout`` is seconds, or (connect, read). ``pool_size`` is how many
-    connections are kept open for the threads sharing the session.
+    Without ``url`` (or ``hostname``, or an accsyn relay proxy), the
+    workspace's server is looked up: with ``api_version="auto"`` first by the
+    v3 master, then by the v1.0 registry. With ``"auto"`` and an address, the
+    server is asked which generation it speaks; :attr:`api_version` says
+    which was found.
+
+    ``verify`` is ``True`` (check TLS certificates against certifi's
+    bundle), ``"system"`` (against the operating system's trust store:
+    ``pip install 'accsyn-sdk[truststore]'``, Python 3.10+), ``False`` (do not
+    check; a warning is logged) or the path of a CA bundle. ``timeout`` is
+    seconds, or (connect, read). ``pool_size`` is how many connections are
+    kept open for the threads sharing the session. ``rate_limit`` keeps the
+    session under the hosted service's limits (``"auto"``: 30 requests/s,
+    bursts of 60, except for a server on this machine; ``None``: no limit; a
+    number of requests/s; or ``(rate, burst)``).
 
     Failed calls are repeated with the same event id (see the Reliability
     page): up to ``retries`` times, after a random back-off of up to
@@ -129,8 +118,8 @@ class Session:
     the error says whether the work may have been done (``error.executed``).
     ``verbose=True`` prints this session's requests and retries to stderr.
 
-    The session logs in when created; use it as a context manager, or call
-    :meth:`close`, to release its connections::
+    The session logs in when created (unless ``login=False``); use it as a
+    context manager, or call :meth:`close`, to release its connections::
 
         with accsyn_api.Session() as session:
             jobs = session.find("Job where status=running")
@@ -138,10 +127,12 @@ class Session:
 
     def __init__(
         self,
-        domain: Optional[str] = None,
+        workspace: Optional[str] = None,
         username: Optional[str] = None,
         api_key: Optional[str] = None,
         *,
+        domain: Optional[str] = None,
+        api_version: Optional[str] = None,
         url: Optional[str] = None,
         hostname: Optional[str] = None,
         port: Optional[int] = None,
@@ -155,78 +146,104 @@ class Session:
         retry_creates: RetryCreates = "auto",
         verbose: bool = False,
         page_size: int = 500,
-        registry_url: str = DEFAULT_REGISTRY_URL,
+        rate_limit: RateLimit = "auto",
+        registry_url: str = names.V1_REGISTRY_URL,
+        master_url: str = names.V3_MASTER_URL,
         login: bool = True,
     ) -> None:
-        self.domain = _require(
-            _setting(domain, "ACCSYN_DOMAIN", "ACCSYN_ORG"), "domain", "ACCSYN_DOMAIN"
-        )
-        self.username = _require(
-            _setting(username, "ACCSYN_API_USER"), "username", "ACCSYN_API_USER"
-        )
-        key = _require(_setting(api_key, "ACCSYN_API_KEY"), "api_key", "ACCSYN_API_KEY")
-        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
-            raise ConfigurationError(f"page_size must be a positive integer, not {page_size!r}.")
-        self.page_size = page_size
-        check_retry_settings(retries, backoff, retry_budget, retry_creates)
-
-        relay_url, proxies = (None, None)
-        proxy = _setting(proxy, "ACCSYN_PROXY")
-        if proxy:
-            relay_url, proxies = proxy_settings(proxy)
-        url = _setting(url, "ACCSYN_URL")
-        if url:
-            base_url = _api_url(url)
-        elif hostname:
-            base_url = f"https://{hostname}:{port or 443}{API_PATH}"
-        elif relay_url:
-            base_url = relay_url
-        else:
-            base_url = resolve_base_url(
-                self.domain,
-                registry_url=registry_url,
-                verify=verify,
-                timeout=timeout,
-                proxies=proxies,
-            )
-        self.url = base_url
-        self._transport = Transport(
-            base_url=base_url,
-            domain=self.domain,
-            username=self.username,
-            api_key=key,
+        self.settings = Settings.build(
+            workspace=workspace,
+            domain=domain,
+            username=username,
+            api_key=api_key,
+            api_version=api_version,
+            url=url,
+            hostname=hostname,
+            port=port,
+            proxy=proxy,
             verify=verify,
             timeout=timeout,
-            proxies=proxies,
             pool_size=pool_size,
             retries=retries,
             backoff=backoff,
             retry_budget=retry_budget,
             retry_creates=retry_creates,
             verbose=verbose,
+            page_size=page_size,
+            rate_limit=rate_limit,
+            registry_url=registry_url,
+            master_url=master_url,
         )
+        self._connection = Connection(self.settings)
         if login:
             try:
-                self._transport.login()
+                self._connection.open()
             except BaseException:
-                self._transport.close()
+                self._connection.close()
                 raise
 
     # -- life cycle ---------------------------------------------------------
 
     @property
+    def workspace(self) -> str:
+        """The workspace this session works in (``acmevfx``)."""
+        return self.settings.workspace
+
+    @property
+    def domain(self) -> str:
+        """The workspace, under its v1.0 name."""
+        return self.settings.workspace
+
+    @property
+    def username(self) -> str:
+        """The user name (an e-mail address)."""
+        return self.settings.username
+
+    @property
+    def page_size(self) -> int:
+        """How many entities :meth:`iter_find` fetches at a time."""
+        return self.settings.page_size
+
+    @property
+    def api_version(self) -> Optional[str]:
+        """The API generation spoken, ``"3"`` or ``"1.0"``; None while not yet known."""
+        speaker = self._connection.generation
+        return speaker.name if speaker else None
+
+    @property
+    def url(self) -> Optional[str]:
+        """The API root, such as ``https://acmevfx.accsyn.com:443/api/v3``, once known."""
+        origin, speaker = self._connection.origin, self._connection.generation
+        if origin is None:
+            return None
+        return f"{origin}{speaker.api_path}" if speaker else origin
+
+    @property
     def clearance(self) -> Optional[str]:
-        """The role the server gave this user at login: ``admin``, ``employee``, ``user``..."""
-        return self._transport.clearance
+        """The role the server gave this user at login (``admin``, ``employee``...)."""
+        login = self._connection.login_state
+        return login.role if login else None
+
+    role = clearance
 
     @property
     def user_id(self) -> Optional[str]:
         """The id of the logged-in user."""
-        return self._transport.user_id
+        login = self._connection.login_state
+        return login.user_id if login else None
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._connection.transport.closed
+
+    def login(self) -> None:
+        """Log in (again) now; the session does so by itself when created or needed."""
+        self._connection.open()
 
     def close(self) -> None:
         """Release the pooled connections. The session cannot be used afterwards."""
-        self._transport.close()
+        self._connection.close()
 
     def __enter__(self) -> Session:
         return self
@@ -235,7 +252,17 @@ class Session:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<Session domain={self.domain!r} username={self.username!r} url={self.url!r}>"
+        state = " closed" if self.closed else ""
+        return (
+            f"<Session{state} workspace={self.workspace!r} username={self.username!r} "
+            f"url={self.url!r} api_version={self.api_version!r}>"
+        )
+
+    def _call(self, operation: Operation) -> Dict[str, Any]:
+        return self._connection.call(operation)
+
+    def _generation(self) -> Generation:
+        return self._connection.ready()[0]
 
     # -- reading ------------------------------------------------------------
 
@@ -248,35 +275,36 @@ class Session:
         offline: Optional[bool] = None,
         limit: Optional[int] = None,
         skip: Optional[int] = None,
+        inactive: Optional[bool] = None,
     ) -> List[Dict[str, Any]]:
         """Return the entities matching ``query`` as a list of dicts.
 
         ``query`` is ``"<entity type>"`` or ``"<entity type> where <expression>"``,
         e.g. ``'Job where code="x and y.png"'``, or a :class:`~accsyn_api.Query`
         built with ``accsyn_api.select("Job").where(code=name)``. It is checked
-        before anything is sent: a malformed query raises
-        :class:`~accsyn_api.InvalidQuery`.
+        before anything is sent: a malformed query, or one using an operator
+        the server's API generation does not know, raises
+        :class:`~accsyn_api.InvalidQuery`. ``Job`` and ``Transfer`` name the
+        same entity on both generations.
 
-        Jobs that finished more than an hour ago are only returned with
-        ``finished=True``, archived ones (after 14 days) with ``archived=True``.
+        Finished jobs are only returned with ``finished=True`` (v1.0: after an
+        hour), archived ones (after 14 days) with ``archived=True``.
         ``attributes`` limits the keys returned (``id`` always comes);
-        ``limit`` and ``skip`` page. ``offline`` is passed on to the server as
-        the wire protocol lists it; its meaning there is not published, and
-        the reference server ignores it.
+        ``limit`` and ``skip`` page. ``inactive=True`` (v3) also finds
+        deactivated users and shares. ``offline`` is passed on as the v1.0
+        wire protocol lists it (on v3 it is sent as ``inactive``, as the
+        official client does).
         """
-        parsed = self._parse(query)
-        uri, data, expression = self._find_request(
-            parsed,
-            attributes=attributes,
-            finished=finished,
-            archived=archived,
-            offline=offline,
-            limit=limit,
-            skip=skip,
+        options = FindOptions(
+            attributes=_names(attributes),
+            finished=_flag(finished, "finished"),
+            archived=_flag(archived, "archived"),
+            inactive=_flag(inactive, "inactive"),
+            offline=_flag(offline, "offline"),
+            limit=_count(limit, "limit"),
+            skip=_count(skip, "skip"),
         )
-        reply = self._transport.call("GET", uri, data=data or None, query=expression)
-        result = reply.get("result", [])
-        return list(result) if isinstance(result, list) else [result]
+        return self._find(query, options)
 
     def find_one(
         self,
@@ -285,20 +313,38 @@ class Session:
         finished: Optional[bool] = None,
         archived: Optional[bool] = None,
         offline: Optional[bool] = None,
+        inactive: Optional[bool] = None,
     ) -> Optional[Dict[str, Any]]:
         """Return the first entity matching ``query``, or ``None`` when nothing matches.
 
-        Only one entity is asked of the server (``limit=1``).
+        Only one entity is asked of the server. On v3 the query is sent as a
+        single-entity query: when nothing active matches, the server also
+        looks among finished entities.
         """
-        found = self.find(
-            query,
-            attributes=attributes,
-            finished=finished,
-            archived=archived,
-            offline=offline,
-            limit=1,
+        options = FindOptions(
+            attributes=_names(attributes),
+            finished=_flag(finished, "finished"),
+            archived=_flag(archived, "archived"),
+            inactive=_flag(inactive, "inactive"),
+            offline=_flag(offline, "offline"),
+            single=True,
         )
+        found = self._find(query, options)
         return found[0] if found else None
+
+    def get_entity(self, entitytype: str, entityid: str) -> Optional[Dict[str, Any]]:
+        """Return the entity with id ``entityid`` whatever its state, or ``None``.
+
+        Finished and archived jobs are found too; ``None`` means no such
+        entity is visible to this user. For example
+        ``session.get_entity("job", job_id)``.
+        """
+        entity = _entity_type(entitytype)
+        operation = self._generation().get_entity(entity, _entity_id(entityid))
+        result = self._call(operation).get("result")
+        if isinstance(result, list):
+            return dict(result[0]) if result else None
+        return dict(result) if isinstance(result, Mapping) else None
 
     def iter_find(
         self,
@@ -308,6 +354,7 @@ class Session:
         archived: Optional[bool] = None,
         offline: Optional[bool] = None,
         page_size: Optional[int] = None,
+        inactive: Optional[bool] = None,
     ) -> Iterator[Dict[str, Any]]:
         """Yield the entities matching ``query``, fetching ``page_size`` at a time.
 
@@ -316,7 +363,7 @@ class Session:
         then be seen twice or missed.
         """
         size = self.page_size if page_size is None else page_size
-        if not isinstance(size, int) or size < 1:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise InvalidData(f"page_size must be a positive integer, not {size!r}.")
         skip = 0
         while True:
@@ -328,6 +375,7 @@ class Session:
                 offline=offline,
                 limit=size,
                 skip=skip,
+                inactive=inactive,
             )
             yield from page
             if len(page) < size:
@@ -341,7 +389,8 @@ class Session:
         entitytype: str,
         data: Union[Mapping[str, Any], List[Mapping[str, Any]]],
         entityid: Optional[str] = None,
-        allow_duplicates: bool = True,
+        allow_duplicates: Optional[bool] = None,
+        replace_duplicates: Optional[bool] = None,
     ) -> Any:
         """Create one entity (``data`` a dict) or several (``data`` a list of dicts).
 
@@ -352,27 +401,33 @@ class Session:
 
         and the call returns ``{"success": True, "tasks": [...]}``. A task with the
         same source and destination as an existing one retries that task, unless
-        ``allow_duplicates=False``, which makes the server refuse it instead.
+        ``allow_duplicates=False``, which makes the server refuse it instead;
+        ``replace_duplicates=True`` (v3) replaces it by the new one.
+        ``allow_duplicates`` is sent as given (v1.0: ``True`` when not given).
         """
         entity = _entity_type(entitytype)
+        given = {
+            "allow_duplicates": _flag(allow_duplicates, "allow_duplicates"),
+            "replace_duplicates": _flag(replace_duplicates, "replace_duplicates"),
+        }
+        flags = {name: value for name, value in given.items() if value is not None}
         if entity == "task":
-            return self._create_tasks(data, entityid, allow_duplicates)
+            return self._create_tasks(data, entityid, flags)
         if entityid is not None:
             raise InvalidData(
                 f"entityid is only used when creating tasks (the job id); "
                 f"remove it when creating a {entity}."
             )
         if isinstance(data, Mapping):
-            payload: Any = dict(data)
-            payload["allow_duplicates"] = bool(allow_duplicates)
+            payload: Any = {**data, **flags}
         elif isinstance(data, list) and data and all(isinstance(d, Mapping) for d in data):
-            payload = [dict(d, allow_duplicates=bool(allow_duplicates)) for d in data]
+            payload = [{**d, **flags} for d in data]
         else:
             raise InvalidData(
                 f"create() needs a dict (one {entity}) or a non-empty list of dicts, "
                 f"not {type(data).__name__}."
             )
-        reply = self._transport.call("POST", f"{self._prefix(entity)}/create", data=payload)
+        reply = self._call(self._generation().create(entity, payload))
         created = reply.get("result", [])
         if isinstance(data, Mapping) and isinstance(created, list):
             return created[0] if created else None
@@ -381,11 +436,12 @@ class Session:
     def update(self, entitytype: str, entityid: str, data: Mapping[str, Any]) -> Dict[str, Any]:
         """Change attributes of one entity and return it as it is now.
 
-        For a job, ``status`` may be set to ``pending``, ``waiting``, ``paused``,
-        ``aborted`` or ``done``. Tasks are changed with :meth:`update_many`.
+        For a job, ``status`` may be set to ``waiting``, ``paused``,
+        ``aborted`` or ``done`` (v1.0 also ``pending``). Tasks are changed
+        with :meth:`update_many`.
         """
         entity = _entity_type(entitytype)
-        job_or_other_id = _entity_id(entityid)
+        target = _entity_id(entityid)
         if entity == "task":
             raise InvalidData(
                 "Tasks are changed in groups within their job: use "
@@ -396,13 +452,11 @@ class Session:
                 f"update() needs a non-empty dict of changes, such as {{'status': 'paused'}}, "
                 f"not {data!r}."
             )
-        reply = self._transport.call(
-            "PUT", f"{self._prefix(entity)}/edit", data=dict(data), entityid=job_or_other_id
-        )
+        reply = self._call(self._generation().update(entity, target, dict(data)))
         result = reply.get("result")
         if isinstance(result, list):
             if not result:
-                raise NotFound(f"The server returned no {entity} with id {job_or_other_id}.")
+                raise NotFound(f"The server returned no {entity} with id {target}.")
             return dict(result[0])
         return dict(result) if isinstance(result, Mapping) else {}
 
@@ -422,7 +476,7 @@ class Session:
         Only ``status``, ``priority`` and ``metadata`` of a task can change. The
         server applies all the changes or none.
         """
-        entity = _entity_type(entitytype)
+        _entity_type(entitytype)
         if isinstance(data, str) and isinstance(entityid, list):
             data, entityid = entityid, data
         if not isinstance(entityid, str):
@@ -441,9 +495,7 @@ class Session:
                 "entity to change, e.g. [{'id': <task id>, 'status': 'excluded'}]."
             )
         changes = [dict(item) for item in data]
-        reply = self._transport.call(
-            "PUT", f"{self._prefix(entity)}/edit", data=changes, entityid=job_id
-        )
+        reply = self._call(self._generation().update_tasks(job_id, changes))
         result = reply.get("result", [])
         return list(result) if isinstance(result, list) else [result]
 
@@ -453,9 +505,7 @@ class Session:
         Tasks cannot be deleted: set their status to ``excluded`` instead.
         """
         entity = _entity_type(entitytype)
-        self._transport.call(
-            "DELETE", f"{self._prefix(entity)}/delete", entityid=_entity_id(entityid)
-        )
+        self._call(self._generation().delete(entity, _entity_id(entityid)))
         return True
 
     # -- waiting --------------------------------------------------------------
@@ -482,9 +532,8 @@ class Session:
         wanted = {status.lower() for status in statuses}
         identifier = _entity_id(job_id, "job_id")
         deadline = None if timeout is None else time.monotonic() + timeout
-        query = Query("Job").where(id=identifier)
         while True:
-            job = self.find_one(query, finished=True)
+            job = self.get_entity("job", identifier)
             if job is None:
                 raise NotFound(f"Job {identifier} does not exist or is not visible to you.")
             if progress is not None:
@@ -501,8 +550,16 @@ class Session:
 
     # -- internals --------------------------------------------------------------
 
+    def _find(self, query: Union[str, Query], options: FindOptions) -> List[Dict[str, Any]]:
+        parsed = self._parse(query)
+        speaker = self._generation()
+        check_operators(parsed, speaker.operators, f"v{speaker.name}")
+        reply = self._call(speaker.find(parsed, options))
+        result = reply.get("result", [])
+        return list(result) if isinstance(result, list) else [result]
+
     def _create_tasks(
-        self, data: Any, job_id: Optional[str], allow_duplicates: bool
+        self, data: Any, job_id: Optional[str], flags: Dict[str, bool]
     ) -> Dict[str, Any]:
         if job_id is None:
             raise InvalidData(
@@ -517,13 +574,11 @@ class Session:
                 "or of {'source': ..., 'destination': ...} dicts."
             )
         payload = dict(data) if isinstance(data, Mapping) else {}
-        payload["tasks"] = list(tasks)
-        payload["allow_duplicates"] = bool(allow_duplicates)
-        # The original client sends the job id as "query"; "id" says the same for newer servers.
-        reply = self._transport.call(
-            "POST", "job/task/create", data=payload, query=job_id, entityid=job_id
-        )
-        return {"success": bool(reply.get("success", True)), "tasks": list(reply.get("result", []))}
+        payload.update(flags, tasks=list(tasks))
+        reply = self._call(self._generation().create_tasks(job_id, payload))
+        result = reply.get("result", [])
+        tasks_created = result if isinstance(result, list) else [result]
+        return {"success": bool(reply.get("success", True)), "tasks": list(tasks_created)}
 
     @staticmethod
     def _parse(query: Union[str, Query]) -> Query:
@@ -536,63 +591,9 @@ class Session:
             )
         return parse(query)
 
-    @staticmethod
-    def _prefix(entity: str) -> str:
-        return _URI_PREFIX.get(entity, entity)
-
-    def _find_request(
-        self, parsed: Query, **options: Any
-    ) -> Tuple[str, Dict[str, Any], Optional[str]]:
-        """The uri, data and query expression of a find, as the wire protocol lays them out."""
-        entity = parsed.entity.lower()
-        expression = parsed.expression_text or None
-        data: Dict[str, Any] = {}
-        if entity == "entitytypes":
-            return "entitytypes", data, None
-        if entity == "attributes":
-            # 'attributes where entitytype=job' travels as data, not as a query.
-            for comparison in _equalities(parsed):
-                value: Any = comparison.value
-                if comparison.attribute.lower() in ("create", "update"):
-                    value = value.lower() == "true"
-                data[comparison.attribute.lower()] = value
-            return "attributes", data, None
-        if entity in _FIND_TYPE:
-            data["type"] = _FIND_TYPE[entity]
-        attributes = options.pop("attributes")
-        if attributes is not None:
-            if isinstance(attributes, str):
-                attributes = [attributes]
-            data["attributes"] = [str(name) for name in attributes]
-        for name, value in options.items():
-            if value is None:
-                continue
-            if name in ("limit", "skip") and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 0
-            ):
-                raise InvalidData(f"{name} must be a non-negative integer, not {value!r}.")
-            data[name] = value
-        return f"{self._prefix(entity)}/find", data, expression
-
     # -- presentation (last: the name "str" shadows the builtin below it) ------------
 
     @staticmethod
     def str(obj: Any) -> str:
         """Pretty text of an entity or a result, with readable dates, for printing."""
         return codec.pretty(obj)
-
-
-def _equalities(parsed: Query) -> List[Comparison]:
-    """The ``attr=value`` comparisons of a query made only of them joined by AND."""
-    expression = parsed.expression
-    if expression is None:
-        return []
-    operands = expression.operands if isinstance(expression, BooleanExpression) else (expression,)
-    if (isinstance(expression, BooleanExpression) and expression.operator != "and") or not all(
-        isinstance(item, Comparison) and item.operator == "=" for item in operands
-    ):
-        raise InvalidQuery(
-            f"'{parsed}' can only hold attr=value conditions joined by AND, "
-            "e.g. 'attributes where entitytype=job'."
-        )
-    return [item for item in operands if isinstance(item, Comparison)]

@@ -8,6 +8,12 @@ prints the best of 5 runs of:
 * ``json.dumps`` (compact, dates pre-formatted as text) vs ``codec.encode``
   (given the decoded reply, with datetime objects).
 
+Each codec call is timed for both API generations: ``v1.0`` (naive dates,
+the default) and ``v3`` (``utc=True``: aware UTC datetimes in, UTC text out),
+each with its ratio to plain json. Before timing, each reply's round trip is
+checked: encode(decode(text)) gives the text back (v3: without fractions of a
+second, as v3 sends whole seconds).
+
 Run: ``python benchmarks/bench_codec.py``
 """
 
@@ -17,6 +23,7 @@ import datetime
 import functools
 import json
 import random
+import re
 import sys
 import time
 import uuid
@@ -114,15 +121,32 @@ def best_of(function: Callable[[], Any]) -> float:
     return best
 
 
-def compare(label: str, baseline: Callable[[], Any], candidate: Callable[[], Any]) -> str:
+def compare(label: str, baseline: Callable[[], Any], *candidates: Callable[[], Any]) -> str:
+    """One output row: the baseline time, then each candidate's time and ratio."""
     base = best_of(baseline)
-    cand = best_of(candidate)
-    return f"{label:<38} {base * 1000:>9.1f} {cand * 1000:>9.1f} {cand / base:>7.2f}x"
+    row = f"{label:<38} {base * 1000:>9.1f}"
+    for candidate in candidates:
+        time_taken = best_of(candidate)
+        row += f" {time_taken * 1000:>9.1f} {time_taken / base:>6.2f}x"
+    return row
 
 
 def compact_dumps(obj: Any) -> str:
     """Plain json.dumps with the same settings as codec.encode."""
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+_FRACTION = re.compile(r"(T\d\d:\d\d:\d\d)\.\d+")
+
+
+def check_round_trips(name: str, text: str) -> None:
+    """Stop when encode(decode(text)) is not the text sent (v3: without fractions)."""
+    plain = json.loads(text)
+    if codec.encode(codec.decode(text)) != compact_dumps(plain):
+        raise SystemExit(f"v1.0 round trip changed the text of the {name} reply")
+    whole_seconds = _FRACTION.sub(r"\1", compact_dumps(plain))
+    if codec.encode(codec.decode(text, utc=True), utc=True) != whole_seconds:
+        raise SystemExit(f"v3 round trip changed the text of the {name} reply")
 
 
 def main() -> None:
@@ -135,25 +159,26 @@ def main() -> None:
         ("tasks (10k)", json.dumps({"result": [make_task(rng, i) for i in range(COUNT)]})),
     ]
     print(f"Python {sys.version.split()[0]}, best of {REPEATS}, times in ms")
-    print(f"{'':<38} {'json':>9} {'codec':>9} {'ratio':>8}")
+    print(f"{'':<38} {'json':>9} {'v1.0':>9} {'ratio':>7} {'v3':>9} {'ratio':>7}")
     for name, text in replies:
         row = compare(
             f"decode {name}",
             functools.partial(json.loads, text),
             functools.partial(codec.decode, text),
+            functools.partial(codec.decode, text, utc=True),
         )
         print(row)
     for name, text in replies:
-        decoded = codec.decode(text)  # holds datetimes: what encode really gets
+        check_round_trips(name, text)
         plain = json.loads(text)  # the same data with dates already as text
         row = compare(
             f"encode {name}",
             functools.partial(compact_dumps, plain),
-            functools.partial(codec.encode, decoded),
+            # Decoded replies hold datetimes: what encode really gets.
+            functools.partial(codec.encode, codec.decode(text)),
+            functools.partial(codec.encode, codec.decode(text, utc=True), utc=True),
         )
         print(row)
-        if codec.encode(decoded) != compact_dumps(plain):
-            raise SystemExit(f"round trip changed the text of the {name} reply")
 
 
 if __name__ == "__main__":

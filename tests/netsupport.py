@@ -181,8 +181,10 @@ class _Forwarder:
                     with contextlib.suppress(OSError):
                         target.shutdown(socket.SHUT_WR)
                     continue
-                target.sendall(data)
+                # Counted before it is passed on: once the peer has it (and may answer),
+                # the count already holds it, so a test reading the counts cannot race.
                 self._count(data, upstream_bound=source is client)
+                target.sendall(data)
 
     def _count(self, data: bytes, *, upstream_bound: bool) -> None:
         with self._lock:

@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 from accsyn_api.testing import Backend, Clock
+from accsyn_api.testing.reads import Reader
 
 JOB_EDIT = "614d660de50d45bb027c9bdd"  # latest_edit.mov, init, hq -> lars@edit.com
 JOB_ROLLS = "5a7325f8b7ef72f5f9d74bf4"  # tasks not mirrored, one executing
@@ -185,7 +186,7 @@ def test_internal_fault_is_an_exception_reply(
     def broken(*args: Any) -> Dict[str, Any]:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(backend, "_op_entitytypes", broken)
+    monkeypatch.setattr(Reader, "entitytypes", broken)
     reply = employee.call("GET", "entitytypes")
     assert reply == {"exception": "RuntimeError: boom"}
 
@@ -674,3 +675,52 @@ def test_demo_without_jobs(clock: Clock) -> None:
     caller = Caller(Backend(clock=clock, demo=False))
     assert caller.jobs() == [] and caller.jobs(archived=True) == []
     assert [s["code"] for s in caller.ok("GET", "organization/site/find")] == ["hq", "stockholm"]
+
+
+# -- the v3 generation, without HTTP --------------------------------------------------
+
+
+def test_v3_login_checks_the_key_and_answers_a_result() -> None:
+    backend = Backend()
+    credentials = backend.credentials("standard", api_version="3")
+    assert set(credentials) == {"workspace", "username", "api_key"}
+    reply = backend.login(credentials, {}, api_version="3")
+    assert set(reply) == {"result"} and reply["result"]["role"] == "standard"
+    refused = backend.login(dict(credentials, api_key="wrong"), {}, api_version="3")
+    assert set(refused) == {"message", "message_hr", "error_code"}
+    assert refused["error_code"] == "authentication_failed"
+
+
+def test_v3_events_are_authenticated_by_key_on_every_call() -> None:
+    backend = Backend()
+    credentials = backend.credentials("employee", api_version="3")
+    event = {"uri": "Transfer/find", "workspace": "acmevfx", "data": None}
+    found = backend.handle("GET", event, credentials, api_version="3")
+    assert len(found["result"]) == 5 and found["result"][0]["source"].startswith("workspace:")
+    backend.expire_sessions()  # v1.0 only: v3 has no session to expire
+    assert "result" in backend.handle("GET", event, credentials, api_version="3")
+    wrong = backend.handle("GET", event, dict(credentials, api_key="x"), api_version="3")
+    assert wrong["error_code"] == "authentication_failed" and "session_expired" not in wrong
+    assert backend.handle("GET", event, None, api_version="3")["error_code"] == (
+        "authentication_failed"
+    )
+
+
+def test_each_generation_knows_its_own_entity_names(employee: Caller) -> None:
+    assert employee.call("GET", "transfer/find")["error_code"] == "not_found"
+    assert employee.call("GET", "entitytypes")["result"] == [
+        "job",
+        "task",
+        "queue",
+        "user",
+        "site",
+        "share",
+        "organization",
+    ]
+    employee.ok("PUT", "job/edit", data={"status": "pending"}, entity_id=JOB_EDIT)
+    assert employee.ok("GET", "job/find", query=f"id={JOB_EDIT}")[0]["status"] == "pending"
+
+
+def test_unknown_api_version_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown API version"):
+        Backend().credentials("admin", api_version="2")

@@ -115,10 +115,16 @@ def test_usage_errors_exit_2(argv: List[str], capsys: pytest.CaptureFixture[str]
 def test_missing_credentials_exit_3(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for name in ("ACCSYN_DOMAIN", "ACCSYN_ORG", "ACCSYN_API_USER", "ACCSYN_API_KEY"):
+    for name in (
+        "ACCSYN_WORKSPACE",
+        "ACCSYN_DOMAIN",
+        "ACCSYN_ORG",
+        "ACCSYN_API_USER",
+        "ACCSYN_API_KEY",
+    ):
         monkeypatch.delenv(name, raising=False)
     assert run("find", "Job")[0] == 3
-    assert "ACCSYN_DOMAIN" in capsys.readouterr().err
+    assert "ACCSYN_WORKSPACE" in capsys.readouterr().err
 
 
 def read_exports(process: subprocess.Popen[str]) -> Dict[str, str]:

@@ -555,6 +555,18 @@ def test_decode_then_encode_gives_the_same_text() -> None:
     assert compact(codec.to_wire(decoded)) == text
 
 
+def test_v1_is_the_default_reading_and_writing() -> None:
+    text = realistic_reply_text()
+
+    decoded = codec.decode(text, utc=False)
+
+    assert decoded == codec.decode(text)
+    assert decoded["result"][0]["created"].tzinfo is None
+    assert codec.encode(decoded, utc=False) == codec.encode(decoded) == text
+    assert codec.to_wire(decoded, utc=False) == codec.to_wire(decoded)
+    assert codec.parse_datetime(DATE, utc=False) == codec.parse_datetime(DATE)
+
+
 def test_encode_is_compact_and_keeps_non_ascii() -> None:
     value = {"a": [1, 2.5, None, True], "b": "åäö ✓", "c": (1, (2,))}
 
@@ -631,7 +643,7 @@ def test_unsupported_key_raises_type_error() -> None:
 
 @pytest.mark.parametrize("number", [float("nan"), float("inf"), -float("inf")])
 def test_non_finite_floats_raise_value_error(number: float) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"\$\.speed"):
         codec.encode({"speed": number})
     with pytest.raises(ValueError, match=r"\$\.speed"):
         codec.to_wire({"speed": number})
@@ -641,7 +653,7 @@ def test_circular_reference_raises_value_error() -> None:
     loop: Dict[str, Any] = {"a": 1}
     loop["self"] = [loop]
 
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"circular reference \(at \$\.self\[0\]\)"):
         codec.encode(loop)
     with pytest.raises(ValueError, match="circular"):
         codec.to_wire(loop)

@@ -14,6 +14,9 @@ nothing; blocks show their results with ``assert``.
   the installed plugin, and all its tests must pass.
 * A block followed by a line ``prints:`` and a ``.. code-block:: text`` block
   must print exactly that text.
+* A page holding the line ``.. doc-test-api-version: 3`` (an RST comment) runs
+  its examples with ``server`` and ``session`` speaking that API generation;
+  the others run on v1.0, the generation of the official Jobs chapter.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from accsyn_api.testing import LocalServer
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 SKIP_MARKER = ".. skip-doc-test"
+VERSION_MARKER = ".. doc-test-api-version:"
 OUTPUT_MARKER = "prints:"
 EXAMPLE_JOB_ID = "614d660de50d45bb027c9bdd"
 _DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\.\. code-block::[ \t]*(?P<language>\S+)[ \t]*$")
@@ -57,6 +61,7 @@ class Example:
     block: Block
     skipped: bool
     expected_output: Optional[str]
+    api_version: str = "1.0"
 
     @property
     def name(self) -> str:
@@ -111,6 +116,8 @@ def read_examples(path: Path) -> List[Example]:
     """The Python examples of a page, with their skip marker and expected output."""
     lines = path.read_text(encoding="utf-8").splitlines()
     blocks = read_blocks(path)
+    versions = [line.split(":", 1)[1].strip() for line in lines if line.startswith(VERSION_MARKER)]
+    api_version = versions[0] if versions else "1.0"
     examples = []
     for number, block in enumerate(blocks):
         if block.language != "python":
@@ -128,7 +135,7 @@ def read_examples(path: Path) -> List[Example]:
             and _nearest_text(lines, below + 1, 1) == following.line - 1
         ):
             expected = following.code.lstrip("\n")
-        examples.append(Example(block, skipped, expected))
+        examples.append(Example(block, skipped, expected, api_version))
     return examples
 
 
@@ -169,9 +176,14 @@ def test_example_is_valid_python(example: Example) -> None:
     compile(example.block.code, str(example.block.path), "exec")
 
 
-@pytest.mark.parametrize("example", RUNNABLE, ids=[e.name for e in RUNNABLE])
+@pytest.mark.parametrize(
+    ("example", "accsyn_api_version"),
+    [(e, e.api_version) for e in RUNNABLE],
+    ids=[e.name for e in RUNNABLE],
+)
 def test_example_runs(
     example: Example,
+    accsyn_api_version: str,
     accsyn_server: LocalServer,
     accsyn_session: accsyn_api.Session,
     capsys: pytest.CaptureFixture[str],

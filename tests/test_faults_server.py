@@ -579,3 +579,43 @@ def test_cli_server_prints_and_plays_its_faults() -> None:
         connection.close()
     finally:
         _stop_cli_server(process)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child is POSIX")
+def test_cli_server_prints_the_exports_of_the_chosen_generation() -> None:
+    process, lines = _start_cli_server("--api-version", "3", "--role", "standard")
+    try:
+        exports = dict(line[len("export ") :].split("=", 1) for line in lines if "export " in line)
+        assert set(exports) == {
+            "ACCSYN_WORKSPACE",
+            "ACCSYN_API_USER",
+            "ACCSYN_API_KEY",
+            "ACCSYN_URL",
+            "ACCSYN_API_VERSION",
+        }
+        assert (
+            exports["ACCSYN_API_VERSION"] == "3" and exports["ACCSYN_API_USER"] == "user@mail.com"
+        )
+        header = "\n".join(lines)
+        assert "API v3;" in header and "--api-version 1.0" in header
+        assert 'proxy="accsyn:127.0.0.1:' in header
+        parts = urlsplit(exports["ACCSYN_URL"])
+        token = "basic {}:{}".format(
+            *(
+                base64.b64encode(text.encode()).decode()
+                for text in ("user@mail.com", exports["ACCSYN_API_KEY"])
+            )
+        )
+        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+        headers = {"Authorization": token, "X-Accsyn-Workspace": exports["ACCSYN_WORKSPACE"]}
+        connection.request("PUT", "/api/v3/api/login", body=b"{}", headers=headers)
+        response = connection.getresponse()
+        assert (
+            response.status == 200 and json.loads(response.read())["result"]["role"] == "standard"
+        )
+        connection.close()
+    finally:
+        _stop_cli_server(process)
+    process, lines = _start_cli_server()
+    _stop_cli_server(process)
+    assert any("API v1.0 (the default)" in line for line in lines)

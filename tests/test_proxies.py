@@ -8,9 +8,11 @@ from urllib.parse import urlsplit
 
 import netsupport
 import pytest
+from generations import both_generations
 
 import accsyn_api
 from accsyn_api.errors import ConfigurationError, ConnectionFailed
+from accsyn_api.protocol import names
 from accsyn_api.testing import LocalServer
 
 JOB_ID = "614d660de50d45bb027c9bdd"
@@ -35,9 +37,12 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(variable, raising=False)
 
 
+pytestmark = both_generations
+
+
 @pytest.fixture
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as local_server:
+def server(accsyn_api_version: str) -> Iterator[LocalServer]:
+    with LocalServer(api_version=accsyn_api_version) as local_server:
         yield local_server
 
 
@@ -48,12 +53,14 @@ def _target(server: LocalServer) -> tuple[str, int]:
 
 
 def _login(server: LocalServer) -> Dict[str, Any]:
-    credentials = server.backend.credentials("employee")
-    return {
-        "domain": credentials["domain"],
-        "username": credentials["username"],
-        "api_key": credentials["api_key"],
-    }
+    """The settings of the demo employee; the generation is found out ("auto")."""
+    credentials = server.credentials("employee")
+    return {name: value for name, value in credentials.items() if name != "url"}
+
+
+def _api_url(relay: netsupport.TcpRelay) -> str:
+    """What the session's url is through the relay: v3 is found first where both are served."""
+    return f"http://127.0.0.1:{relay.port}{names.V3_API_PATH}"
 
 
 def _exercise(session: accsyn_api.Session) -> None:
@@ -72,7 +79,7 @@ def test_relay_form_carries_all_traffic(server: LocalServer) -> None:
     with netsupport.TcpRelay(_target(server)) as relay:
         session = accsyn_api.Session(proxy=relay.proxy, **_login(server))
         try:
-            assert session.url == f"http://127.0.0.1:{relay.port}/api/v1.0"
+            assert session.url == _api_url(relay)
             _exercise(session)
             assert relay.connections_accepted >= 1
             assert relay.bytes_up > 0 and relay.bytes_down > 0
@@ -95,22 +102,27 @@ def test_relay_form_from_the_environment(
     with netsupport.TcpRelay(_target(server)) as relay:
         monkeypatch.setenv("ACCSYN_PROXY", relay.proxy)
         for name, value in server.environment("employee").items():
-            if name != "ACCSYN_URL":
+            if name not in ("ACCSYN_URL", "ACCSYN_API_VERSION"):
                 monkeypatch.setenv(name, value)
         with accsyn_api.Session() as session:
-            assert session.url == f"http://127.0.0.1:{relay.port}/api/v1.0"
+            assert session.url == _api_url(relay)
             _exercise(session)
         assert relay.connections_accepted >= 1 and relay.bytes_up > 0
         assert server.connections_accepted == relay.connections_accepted
 
 
 def test_relay_sees_plain_http_to_the_api(server: LocalServer) -> None:
+    version = server.api_version
     with netsupport.TcpRelay(_target(server), capture_limit=64 * 1024) as relay:
-        with accsyn_api.Session(proxy=relay.proxy, **_login(server)) as session:
+        with accsyn_api.Session(
+            proxy=relay.proxy, api_version=version, **_login(server)
+        ) as session:
             session.find("Job")
         sent = bytes(relay.captured_up)
-    assert sent.startswith(b"PUT /api/v1.0/user/login/auth HTTP/1.1\r\n")
-    assert b"GET /api/v1.0/event?" in sent  # the find, after the login
+    path = names.API_PATHS[version]
+    login = names.V1_LOGIN_URI if version == names.V1 else names.V3_LOGIN_URI
+    assert sent.startswith(f"PUT {path}/{login} HTTP/1.1\r\n".encode())
+    assert f"GET {path}/event?".encode() in sent  # the find, after the login
     assert b"Host: 127.0.0.1:" in sent
 
 
@@ -174,7 +186,8 @@ def test_socks5_proxy_down_is_a_connection_failure(server: LocalServer) -> None:
         "accsyn:relay:99999",
         "socks4:127.0.0.1:1080",
         "socks5:127.0.0.1",
-        "relay.studio.local:8888",
+        "relay:8888/api",
+        "user:secret@relay:8888",
         "accsyn:",
     ],
 )
@@ -190,6 +203,6 @@ def test_bad_proxy_strings_are_configuration_errors(server: LocalServer, proxy: 
 def test_bad_proxy_in_the_environment_is_a_configuration_error(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ACCSYN_PROXY", "squid:3128")
+    monkeypatch.setenv("ACCSYN_PROXY", "http://squid:3128")
     with pytest.raises(ConfigurationError, match=r"accsyn:<host>:<port>"):
         accsyn_api.Session(url=server.url, **_login(server))

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from accsyn_api.errors import InvalidQuery
 from accsyn_api.query import (
+    LIST_OPERATORS,
+    OPERATORS,
     BooleanExpression,
     Comparison,
     Expression,
@@ -148,7 +150,21 @@ def test_query_without_expression() -> None:
         ("Job WHERE a=", 12, "expected a value after '='"),
         ("Job WHERE a!= AND b=1", 14, "expected a value after '!='"),
         ("Job WHERE a", 11, "expected an operator"),
-        ("Job WHERE a<b", 11, "unknown operator '<'"),
+        ("Job WHERE a!b", 11, "unknown operator '!'"),
+        ("Job WHERE a not b", 16, "expected IN, CONTAINS or MATCHES after NOT"),
+        ("Job WHERE a not", 15, "expected IN, CONTAINS or MATCHES after NOT"),
+        ("Job WHERE a containsx", 12, "expected an operator"),
+        ("Job WHERE a in", 14, "expected a value after 'IN'"),
+        ("Job WHERE a in (1,2)", 15, "unexpected '(' after IN"),
+        ("Job WHERE a NOT IN 1,", 21, "expected a value after ','"),
+        ("Job WHERE a in 1,,2", 17, "expected a value after ','"),
+        ("Job WHERE a in ,1", 15, "expected a value after 'IN'"),
+        ("Job WHERE a in 1 2", 17, "unexpected text after the expression"),
+        ("Job WHERE a in x,b=1", 18, "unexpected '='"),
+        ('Job WHERE a in "x', 15, "unclosed quote starting"),
+        ("Job WHERE a contains AND", 21, "expected a value after 'CONTAINS'"),
+        ("Job WHERE a=>b", 12, "expected a value after '='"),
+        ("Job WHERE a<=", 13, "expected a value after '<='"),
         ("Job WHERE a==b", 12, "expected a value after '='"),
         ("Job WHERE a=b=c", 13, "unexpected '='"),
         ("Job WHERE (a=b", 10, "unbalanced parenthesis"),
@@ -274,6 +290,12 @@ def test_printer_refuses_trees_it_cannot_print_faithfully(bad: Expression) -> No
         ("tab\there", '"tab\there"'),
         ("nbsp\u00a0x", '"nbsp\u00a0x"'),
         ("日本", "日本"),
+        ("contains", '"contains"'),
+        ("Not", '"Not"'),
+        ("IN", '"IN"'),
+        ("matches", '"matches"'),
+        ("*.mov", "*.mov"),
+        ("a,b", "a,b"),
         (42, "42"),
         (1.5, "1.5"),
         (True, "true"),
@@ -385,6 +407,7 @@ QUERY_PIECES = st.sampled_from(
     [
         "Job", "task", " ", "\t", "WHERE", "where", "a", "job.id", "=", "!=", "<>", "<", ">", "!",
         '"', "\\", "(", ")", "AND", "or", "x y", ".", "é", "'", "1", "\n", "\u00a0", "@",
+        "<=", ">=", "in", "NOT", "Contains", "matches", ",", "*",
     ]
 )  # fmt: skip
 QUERY_LIKE_TEXT = st.one_of(st.text(), st.lists(QUERY_PIECES, max_size=25).map("".join))
@@ -424,7 +447,16 @@ ATTRIBUTES = (
     .map(".".join)
     .filter(lambda name: name.lower() not in {"and", "or", "where"})
 )
-COMPARISONS = st.builds(Comparison, ATTRIBUTES, st.sampled_from(["=", "!="]), st.text())
+SINGLE_VALUE_OPERATORS = sorted(OPERATORS - LIST_OPERATORS)
+COMPARISONS = st.one_of(
+    st.builds(Comparison, ATTRIBUTES, st.sampled_from(SINGLE_VALUE_OPERATORS), st.text()),
+    st.builds(
+        Comparison,
+        ATTRIBUTES,
+        st.sampled_from(sorted(LIST_OPERATORS)),
+        st.lists(st.text(), min_size=1, max_size=4).map(tuple),
+    ),
+)
 
 
 def _join(operator: str, operands: List[Expression]) -> Expression:

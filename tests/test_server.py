@@ -79,12 +79,14 @@ def _job_count(http: requests.Session, server: LocalServer, key: str) -> int:
     return len(reply["result"])
 
 
-def _assert_refusal(response: requests.Response, status: int, *words: str) -> Dict[str, Any]:
+def _assert_refusal(
+    response: requests.Response, status: int, *words: str, code: str = "invalid_data"
+) -> Dict[str, Any]:
     assert response.status_code == status
     assert response.headers["Content-Type"] == "application/json"
     reply = response.json()
     assert set(reply) == {"message", "message_hr", "error_code"}
-    assert reply["error_code"] == "invalid_data"
+    assert reply["error_code"] == code
     text = f"{reply['message']} {reply['message_hr']}".lower()
     for word in words:
         assert word.lower() in text
@@ -288,7 +290,8 @@ def test_malformed_requests_get_clear_refusals(server: LocalServer, http: reques
     _assert_refusal(_send_event(http, server, key, "POST", bad_gz), 400, "gz_data")
     not_gzip = _event("job/create", gz_data=base64.b64encode(b"plain").decode())
     _assert_refusal(_send_event(http, server, key, "POST", not_gzip), 400, "gz_data")
-    _assert_refusal(http.get(f"{server.url}/api/v2/nothing"), 404, "/api/v2/nothing")
+    unknown = http.get(f"{server.url}/api/v2/nothing")
+    _assert_refusal(unknown, 404, "/api/v2/nothing", "/api/v1.0", "/api/v3", code="not_found")
     _assert_refusal(http.patch(url, data=b"{}"), 405, "PATCH")
     _assert_refusal(
         http.put(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import pkgutil
 import socket
 
 import pytest
@@ -14,7 +15,15 @@ from accsyn_api.testing import LocalServer
 JOB_ID = "614d660de50d45bb027c9bdd"
 OTHER_USERS_JOB = "5a7325f8b7ef72f5f9d74bf4"
 
-ENVIRONMENT = ("ACCSYN_DOMAIN", "ACCSYN_ORG", "ACCSYN_API_USER", "ACCSYN_API_KEY", "ACCSYN_URL")
+ENVIRONMENT = (
+    "ACCSYN_WORKSPACE",
+    "ACCSYN_DOMAIN",
+    "ACCSYN_ORG",
+    "ACCSYN_API_USER",
+    "ACCSYN_API_KEY",
+    "ACCSYN_URL",
+    "ACCSYN_API_VERSION",
+)
 
 
 @pytest.fixture
@@ -53,14 +62,25 @@ def test_public_names_are_pinned() -> None:
         "__version__",
         "all_of",
         "any_of",
+        "contains",
         "eq",
+        "ge",
+        "gt",
+        "is_in",
+        "le",
+        "lt",
+        "matches",
         "ne",
+        "not_contains",
+        "not_in",
+        "not_matches",
         "parse",
         "quote",
         "select",
     ]
     public = {name for name in dir(accsyn_api) if name.isidentifier() and not name.startswith("_")}
-    modules = {"cli", "codec", "errors", "query", "retry", "session", "testing", "tls", "transport"}
+    modules = {module.name for module in pkgutil.iter_modules(accsyn_api.__path__)}
+    modules |= {"protocol", "tls", "transport"}
     assert public - modules == set(accsyn_api.__all__) - {"__version__"}
     assert accsyn_api.AccsynException is accsyn_api.AccsynError
 
@@ -80,12 +100,16 @@ def test_error_hierarchy() -> None:
 
 @pytest.mark.parametrize(
     ("missing", "variable"),
-    [("domain", "ACCSYN_DOMAIN"), ("username", "ACCSYN_API_USER"), ("api_key", "ACCSYN_API_KEY")],
+    [
+        ("workspace", "ACCSYN_WORKSPACE"),
+        ("username", "ACCSYN_API_USER"),
+        ("api_key", "ACCSYN_API_KEY"),
+    ],
 )
 def test_a_missing_setting_names_the_argument_and_the_variable(
     clean_env: pytest.MonkeyPatch, missing: str, variable: str
 ) -> None:
-    settings = {"domain": "acmevfx", "username": "a@b.com", "api_key": "k"}
+    settings = {"workspace": "acmevfx", "username": "a@b.com", "api_key": "k"}
     del settings[missing]
     with pytest.raises(accsyn_api.ConfigurationError) as error:
         accsyn_api.Session(url="http://127.0.0.1:1", **settings)
@@ -370,10 +394,11 @@ def test_a_closed_session_refuses_calls(accsyn_server: LocalServer) -> None:
 
 @pytest.mark.parametrize("blank", ["", "   "])
 def test_blank_settings_count_as_missing(clean_env: pytest.MonkeyPatch, blank: str) -> None:
+    clean_env.setenv("ACCSYN_WORKSPACE", blank)
     clean_env.setenv("ACCSYN_DOMAIN", blank)
     with pytest.raises(accsyn_api.ConfigurationError) as error:
         accsyn_api.Session(username="a@b.com", api_key="k", url="http://127.0.0.1:1")
-    assert "ACCSYN_DOMAIN" in str(error.value)
+    assert "ACCSYN_WORKSPACE" in str(error.value)
 
 
 def test_an_empty_url_argument_falls_back_to_the_environment(accsyn_env: LocalServer) -> None:

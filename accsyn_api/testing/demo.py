@@ -51,8 +51,10 @@ USER_BY_ROLE = {
     "admin": "admin@acmevfx.com",
     "employee": "employee@acmevfx.com",
     "user": "user@mail.com",
+    "standard": "user@mail.com",
 }
-"""The demo user behind ``Backend.credentials(role)``."""
+"""The demo user behind ``Backend.credentials(role)``; ``standard`` is the v3 name of the
+restricted ``user`` role."""
 
 API_KEYS = {
     "admin@acmevfx.com": "demo-admin-key-7f3e9a21c4b8",

@@ -25,12 +25,21 @@ kind                executed?     what the client sees
 ``unavailable``     no            HTTP 503, ``Retry-After: <retry_after>``, a text body
 ``bad_gateway``     no            HTTP 502 with an HTML page, as from a load balancer
 ``truncated``       yes           full ``Content-Length``, half the JSON body, then closed
-``expire_session``  refused       every session expires first: a ``session_expired`` refusal
+``expire_session``  refused       v1.0: every session expires first, so a ``session_expired``
+                                  refusal; v3 (no expiry): one HTTP 401 refusal
+``rate_limited``    no            HTTP 429 with a JSON refusal (``error_code`` ``rate_limited``)
+                                  and ``Retry-After: <retry_after>`` when that is given
 ==================  ============  ==========================================================
 
-The login route matches ``uri="user/login/auth"``, the registry look-up
-``uri="registry/organization/domain"``; ``uri=None`` matches every event (but
-neither of those two routes).
+A rule matches the ``uri`` of an event as the client sent it (lower-cased), on
+either API generation: ``uri="job/create"`` hits a v1.0 ``job/create`` and a v3
+``job/create``, not a v3 ``transfer/create``. The routes outside the event
+endpoint have names of their own: the v1.0 login ``uri="user/login/auth"``
+(:data:`LOGIN_FAULT_URI`), the v1.0 registry look-up
+``uri="registry/organization/domain"`` (:data:`REGISTRY_FAULT_URI`), the v3
+login ``uri="api/login"`` (:data:`V3_LOGIN_FAULT_URI`) and the v3 host look-up
+``uri="J3PKTtDvolDMBtTy6AFGA"`` (:data:`V3_LOOKUP_FAULT_URI`, matched in any
+case). ``uri=None`` matches every event, but none of those routes.
 """
 
 from __future__ import annotations
@@ -40,9 +49,14 @@ import enum
 import threading
 from typing import Any, Callable, Dict, Iterable, List, Optional, Protocol, Tuple, Union
 
+from accsyn_api import codec
+from accsyn_api.protocol import names
+
 __all__ = [
     "LOGIN_FAULT_URI",
     "REGISTRY_FAULT_URI",
+    "V3_LOGIN_FAULT_URI",
+    "V3_LOOKUP_FAULT_URI",
     "Fault",
     "FaultInjector",
     "FaultKind",
@@ -51,11 +65,18 @@ __all__ = [
     "play_fault",
 ]
 
-LOGIN_FAULT_URI = "user/login/auth"
-"""The ``uri`` a fault gives to match the login route."""
-REGISTRY_FAULT_URI = "registry/organization/domain"
-"""The ``uri`` a fault gives to match the registry look-up route."""
-_ROUTE_URIS = frozenset((LOGIN_FAULT_URI, REGISTRY_FAULT_URI))
+LOGIN_FAULT_URI = names.V1_LOGIN_URI
+"""The ``uri`` a fault gives to match the v1.0 login route."""
+REGISTRY_FAULT_URI = names.V1_REGISTRY_URI
+"""The ``uri`` a fault gives to match the v1.0 registry look-up route."""
+V3_LOGIN_FAULT_URI = names.V3_LOGIN_URI
+"""The ``uri`` a fault gives to match the v3 login route (``PUT /api/v3/api/login``)."""
+V3_LOOKUP_FAULT_URI = names.V3_LOOKUP_URI
+"""The ``uri`` a fault gives to match the v3 host look-up route."""
+_ROUTE_URIS = frozenset(
+    uri.lower()
+    for uri in (LOGIN_FAULT_URI, REGISTRY_FAULT_URI, V3_LOGIN_FAULT_URI, V3_LOOKUP_FAULT_URI)
+)
 
 BAD_GATEWAY_PAGE = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -80,7 +101,11 @@ class FaultKind(str, enum.Enum):
     TRUNCATED = "truncated"
     """Execute, send the full ``Content-Length`` but only half the JSON body, then close."""
     EXPIRE_SESSION = "expire_session"
-    """Expire every session first, so this request is refused with ``session_expired``."""
+    """v1.0: expire every session first, so this request is refused with
+    ``session_expired``. v3 has no expiry: the request is refused once with HTTP 401."""
+    RATE_LIMITED = "rate_limited"
+    """HTTP 429 with a JSON refusal, and ``Retry-After: <retry_after>`` when given; not
+    executed."""
 
 
 @dataclasses.dataclass
@@ -92,7 +117,8 @@ class Fault:
     (``None``: any). The rule fires on the ``nth`` matching request counted
     from when it was added (1: the next one) and on the ``times - 1`` matching
     requests after it. ``seconds`` is the wait of a ``delay``, ``retry_after``
-    the ``Retry-After`` header of an ``unavailable`` reply. Invalid values
+    the ``Retry-After`` header of an ``unavailable`` reply (0 when not given)
+    or of a ``rate_limited`` one (no header when not given). Invalid values
     raise :class:`ValueError`.
     """
 
@@ -102,7 +128,7 @@ class Fault:
     nth: int = 1
     times: int = 1
     seconds: float = 2.0
-    retry_after: float = 0.0
+    retry_after: Optional[float] = None
     fired: int = 0
     matched: int = dataclasses.field(default=0, repr=False, compare=False)
     """How many requests matched this rule so far (fired or not)."""
@@ -123,6 +149,8 @@ class Fault:
                 raise ValueError(f"fault {name} must be an integer >= 1, not {value!r}")
         for name in ("seconds", "retry_after"):
             value = getattr(self, name)
+            if value is None and name == "retry_after":
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"fault {name} must be a number >= 0, not {value!r}")
             setattr(self, name, float(value))
@@ -147,8 +175,8 @@ def format_fault(fault: Fault) -> str:
     parts.append(f"times={fault.times}")
     if fault.kind is FaultKind.DELAY:
         parts.append(f"seconds={fault.seconds:g}")
-    if fault.kind is FaultKind.UNAVAILABLE:
-        parts.append(f"retry_after={fault.retry_after:g}")
+    if fault.kind is FaultKind.UNAVAILABLE or fault.retry_after is not None:
+        parts.append(f"retry_after={fault.retry_after or 0:g}")
     return ":".join(parts)
 
 
@@ -166,7 +194,7 @@ def parse_fault_spec(spec: str) -> Fault:
     """A :class:`Fault` from ``KIND[:uri=job/create][:method=POST][:nth=2][:times=1]...``.
 
     Options: ``uri``, ``method``, ``nth``, ``times``, ``seconds`` (delay) and
-    ``retry_after`` (unavailable). Raises :class:`ValueError` with a message
+    ``retry_after`` (unavailable, rate_limited). Raises :class:`ValueError` with a message
     naming what is wrong.
     """
     kind, *options = spec.strip().split(":")
@@ -282,8 +310,9 @@ class FaultTarget(Protocol):
     def wait_unless_stopping(self, seconds: float) -> bool:
         """Sleep ``seconds`` unless the server stops first; True if it stopped."""
 
-    def expire_sessions(self) -> None:
-        """Make every session of the backend expired."""
+    def expire_sessions(self) -> Optional[Tuple[int, Dict[str, Any]]]:
+        """Play ``expire_session`` the way the request's API generation does: a reply to
+        send instead of executing the request, or None to execute it (after expiring)."""
 
 
 Execute = Callable[[], Tuple[int, Dict[str, Any]]]
@@ -296,7 +325,7 @@ def play_fault(fault: Fault, execute: Execute, target: FaultTarget) -> None:
     if kind is FaultKind.DROP_BEFORE:
         target.drop_connection()
     elif kind is FaultKind.UNAVAILABLE:
-        wait = f"{fault.retry_after:g}"
+        wait = f"{fault.retry_after or 0:g}"
         text = f"503 Service Unavailable: the server is busy; retry after {wait} seconds.\n"
         target.send_reply(
             503, text.encode("utf-8"), "text/plain; charset=utf-8", {"Retry-After": wait}, cut=-1
@@ -305,8 +334,10 @@ def play_fault(fault: Fault, execute: Execute, target: FaultTarget) -> None:
         page = BAD_GATEWAY_PAGE.encode("utf-8")
         target.send_reply(502, page, "text/html", {}, cut=-1)
     elif kind is FaultKind.EXPIRE_SESSION:
-        target.expire_sessions()
-        _reply(target, *execute())
+        instead = target.expire_sessions()
+        _reply(target, *(execute() if instead is None else instead))
+    elif kind is FaultKind.RATE_LIMITED:
+        _rate_limited(target, fault.retry_after)
     else:
         status, reply = execute()
         if kind is FaultKind.DROP_AFTER:
@@ -320,6 +351,21 @@ def play_fault(fault: Fault, execute: Execute, target: FaultTarget) -> None:
             status, body = target.encode_reply(status, reply)
             target.send_reply(status, body, "application/json", {}, cut=len(body) // 2)
             target.drop_connection()
+
+
+RATE_LIMIT_REPLY = {
+    "message": "rate limit exceeded",
+    "message_hr": "Too many requests: the server's rate limit was reached. Wait a moment "
+    "(see Retry-After when given) and send the request again.",
+    "error_code": "rate_limited",
+}
+"""The JSON body of a ``rate_limited`` (HTTP 429) reply."""
+
+
+def _rate_limited(target: FaultTarget, retry_after: Optional[float]) -> None:
+    headers = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
+    body = codec.encode(RATE_LIMIT_REPLY).encode("utf-8")
+    target.send_reply(429, body, "application/json", headers, cut=-1)
 
 
 def _reply(target: FaultTarget, status: int, reply: Dict[str, Any]) -> None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Tuple
 
+from accsyn_api.protocol import names
+
 __all__ = [
     "DEFAULT_JOB_PRIORITY",
     "DEFAULT_TASK_PRIORITY",
@@ -27,6 +29,8 @@ __all__ = [
     "TASK_EDITABLE_KEYS",
     "TASK_STATUSES",
     "TASK_WRITEABLE_STATUSES",
+    "V1_ENTITY_KEYS",
+    "V3_ENTITY_KEYS",
     "Clock",
     "Endpoint",
     "Job",
@@ -46,13 +50,14 @@ def _words(text: str) -> Tuple[str, ...]:
 
 
 NEVER = datetime(1970, 1, 1, 0, 0)
-"""The ``finished`` value of a job or task that has not finished."""
+"""The ``finished`` value of a job or task that has not finished (stored; v3 shows null)."""
 
-JOB_STATUSES = ("init", "pending", "waiting", "running", "paused", "failed", "aborted", "done")
-JOB_WRITEABLE_STATUSES = ("pending", "waiting", "paused", "aborted", "done")
-FINISHED_JOB_STATUSES = ("done", "aborted")
-TASK_STATUSES = _words("pending queued booting executing failed done onhold excluded")
-TASK_WRITEABLE_STATUSES = ("queued", "failed", "onhold", "excluded", "done")
+JOB_STATUSES = names.JOB_STATUSES[names.V1]
+"""Every job status the backend stores: those of v1.0 (v3 lacks ``pending``)."""
+JOB_WRITEABLE_STATUSES = names.JOB_WRITEABLE_STATUSES[names.V1]
+FINISHED_JOB_STATUSES = names.FINISHED_JOB_STATUSES
+TASK_STATUSES = names.TASK_STATUSES
+TASK_WRITEABLE_STATUSES = names.TASK_WRITEABLE_STATUSES
 DEFAULT_JOB_PRIORITY = 50
 DEFAULT_TASK_PRIORITY = 1
 
@@ -73,7 +78,7 @@ JOB_CREATE_KEYS = ("code", "destination", "metadata", "parent", "priority", "sou
 JOB_EDITABLE_KEYS = ("code", "metadata", "parent", "priority", "status")
 TASK_EDITABLE_KEYS = ("metadata", "priority", "status")
 
-ENTITY_KEYS: Dict[str, Tuple[str, ...]] = {
+V1_ENTITY_KEYS: Dict[str, Tuple[str, ...]] = {
     "job": JOB_KEYS,
     "task": TASK_KEYS,
     "queue": QUEUE_KEYS,
@@ -82,6 +87,27 @@ ENTITY_KEYS: Dict[str, Tuple[str, ...]] = {
     "share": SHARE_KEYS,
     "organization": ORGANIZATION_KEYS,
 }
+"""The attributes of each entity type on v1.0, by the backend's entity type names."""
+
+V3_ENTITY_KEYS: Dict[str, Tuple[str, ...]] = {
+    "job": (*JOB_KEYS[:2], "name", *JOB_KEYS[2:]),
+    "task": (*TASK_KEYS, "job_hr"),
+    "queue": (*QUEUE_KEYS[:2], "name", *QUEUE_KEYS[2:]),
+    "user": ("id", "code", "role", "status", "created"),
+    "site": (*SITE_KEYS[:2], "name", *SITE_KEYS[2:]),
+    "share": (*SHARE_KEYS[:2], "name", *SHARE_KEYS[2:]),
+    "organization": (*ORGANIZATION_KEYS[:2], "name", *ORGANIZATION_KEYS[2:]),
+}
+"""The attributes of each entity type on v3 (``job`` is shown as ``transfer``, ``share``
+as ``folder``, ``organization`` as ``workspace``)."""
+
+ENTITY_KEYS: Dict[str, Tuple[str, ...]] = {
+    entitytype: tuple(dict.fromkeys((*keys, *V3_ENTITY_KEYS[entitytype])))
+    for entitytype, keys in V1_ENTITY_KEYS.items()
+}
+"""The attributes a query may name, per entity type: those of either generation.
+
+An attribute only the other generation shows matches nothing (its value is unset)."""
 
 
 class Clock:

@@ -14,12 +14,14 @@ import re
 from typing import Any, Dict, Optional, Set, Tuple
 
 from accsyn_api.errors import NotFound
+from accsyn_api.testing.generations import V1_GENERATION, V3_GENERATION, Generation
 from accsyn_api.testing.model import Endpoint, Job, Queue, Share, Site, Task, User, Workspace
 from accsyn_api.testing.refusals import listing
 
 __all__ = [
     "SCOPED_TEXT",
     "endpoint_hr",
+    "endpoint_text",
     "endpoint_values",
     "job_row",
     "location",
@@ -31,11 +33,12 @@ __all__ = [
     "site_row",
     "task_row",
     "user_by_email",
+    "user_hr",
     "user_row",
 ]
 
 SCOPED_TEXT = re.compile(
-    r"^(organization|site|user|share)\s*[=:]\s*(.*)$", re.IGNORECASE | re.DOTALL
+    r"^(organization|workspace|site|user|share)\s*[=:]\s*(.*)$", re.IGNORECASE | re.DOTALL
 )
 """A text naming its scope first, such as ``share=projects/a.mov`` or ``user:lars@edit.com``."""
 
@@ -71,6 +74,8 @@ def resolve_endpoint(ws: Workspace, text: str) -> Tuple[Endpoint, Optional[str]]
     """``"share=projects/a.mov"`` -> (share endpoint, "a.mov"); names, e-mails, ids."""
     scoped = SCOPED_TEXT.match(text.strip())
     scope = scoped.group(1).lower() if scoped else None
+    if scope == "workspace":  # the v3 name of the organization
+        scope = "organization"
     rest = scoped.group(2) if scoped else text.strip()
     name, _, path = rest.partition("/")
     wanted = name.strip().lower()
@@ -107,21 +112,33 @@ def resolve_endpoint(ws: Workspace, text: str) -> Tuple[Endpoint, Optional[str]]
     return found, (path or None)
 
 
-def endpoint_hr(ws: Workspace, endpoint: Endpoint) -> str:
-    """The human-readable form of an endpoint, e.g. ``user:lars@edit.com(user)``."""
+def endpoint_hr(ws: Workspace, endpoint: Endpoint, gen: Generation = V1_GENERATION) -> str:
+    """The human-readable form of an endpoint, e.g. ``user:lars@edit.com(user)`` on v1.0."""
     if endpoint.scope == "organization":
-        return f"organization:{ws.domain}"
+        return gen.hr("organization", code=ws.domain, id=ws.organization_id)
     if endpoint.scope == "user":
-        user = ws.users[endpoint.id]
-        return f"user:{user.email}({user.clearance})"
+        return user_hr(ws.users[endpoint.id], gen)
     if endpoint.scope == "site":
-        return f"site:{ws.sites[endpoint.id].code}"
-    return f"share:{ws.shares[endpoint.id].code}"
+        return gen.hr("site", code=ws.sites[endpoint.id].code, id=endpoint.id)
+    return gen.hr("share", code=ws.shares[endpoint.id].code, id=endpoint.id)
+
+
+def user_hr(user: User, gen: Generation = V1_GENERATION) -> str:
+    """``user:<email>(<role>)`` on v1.0, ``user:<email>[<role>](<id>)`` on v3."""
+    return gen.hr("user", email=user.email, role=gen.role(user.clearance), id=user.id)
+
+
+def endpoint_text(endpoint: Endpoint, gen: Generation = V1_GENERATION) -> str:
+    """``<scope>:<id>`` with the generation's scope name (v3: ``workspace:<id>``)."""
+    return f"{gen.scope(endpoint.scope)}:{endpoint.id}"
 
 
 def endpoint_values(ws: Workspace, endpoint: Endpoint) -> Set[str]:
-    """Every text that names ``endpoint`` in a query: ids, scoped ids, names, ``*_hr``."""
-    values = {str(endpoint), endpoint.id, endpoint_hr(ws, endpoint)}
+    """Every text that names ``endpoint`` in a query, in either generation's forms:
+    ids, scoped ids, names, ``*_hr``."""
+    values = {endpoint.id}
+    for gen in (V1_GENERATION, V3_GENERATION):
+        values |= {endpoint_text(endpoint, gen), endpoint_hr(ws, endpoint, gen)}
     if endpoint.scope == "organization":
         values |= {ws.domain, *(f"{s.code}" for s in ws.sites.values() if s.main)}
         values |= {s.id for s in ws.sites.values() if s.main}
@@ -148,8 +165,8 @@ def location(ws: Workspace, text: str) -> Dict[str, Any]:
 # ------------------------------------------------------------- rows
 
 
-def job_row(ws: Workspace, job: Job) -> Dict[str, Any]:
-    """The job as a reply shows it, with its progress and size summed over its tasks.
+def job_row(ws: Workspace, job: Job, gen: Generation = V1_GENERATION) -> Dict[str, Any]:
+    """The job as a reply of ``gen`` shows it, with its progress and size summed over its tasks.
 
     A job driven by the transfer simulation (``job.transfer`` set) shows the
     simulation's size, progress, speed and etr instead.
@@ -166,35 +183,42 @@ def job_row(ws: Workspace, job: Job) -> Dict[str, Any]:
         size, progress = job.transfer.size, job.transfer.progress
         if job.status == "running":  # a job just paused or aborted moves no more bytes
             etr, speed = job.transfer.etr, job.transfer.speed
-    return {
+    row = {
         "id": job.id,
         "code": job.code,
+        "name": job.code,
         "uri": f"{ws.domain}/{queue.code}",
-        "status": job.status,
+        "status": gen.job_status(job.status),
         "created": job.created,
-        "source": str(job.source),
-        "source_hr": endpoint_hr(ws, job.source),
-        "destination": str(job.destination),
-        "destination_hr": endpoint_hr(ws, job.destination),
+        "source": endpoint_text(job.source, gen),
+        "source_hr": endpoint_hr(ws, job.source, gen),
+        "destination": endpoint_text(job.destination, gen),
+        "destination_hr": endpoint_hr(ws, job.destination, gen),
         "etr": etr,
         "metadata": copy.deepcopy(job.metadata),
         "parent": queue.id,
-        "parent_hr": f"job:{ws.domain}/{queue.code}({queue.id})",
+        "parent_hr": gen.hr("queue", domain=ws.domain, code=queue.code, id=queue.id),
         "priority": job.priority,
         "progress": progress,
         "size": size,
         "speed": speed,
         "user": creator.id,
-        "user_hr": f"user:{creator.email}({creator.clearance})",
-        "finished": job.finished,
+        "user_hr": user_hr(creator, gen),
+        "finished": gen.finished_value(job.finished),
         "modified": job.modified,
         "modifier": job.modifier,
     }
+    return _shaped(row, gen, "job")
 
 
-def task_row(job: Job, task: Task) -> Dict[str, Any]:
-    """The task of ``job`` as a reply shows it."""
-    return {
+def _shaped(row: Dict[str, Any], gen: Generation, entitytype: str) -> Dict[str, Any]:
+    """``row`` with the attributes of ``entitytype`` in ``gen``, in that order."""
+    return {key: row[key] for key in gen.entity_keys[entitytype] if key in row}
+
+
+def task_row(job: Job, task: Task, gen: Generation = V1_GENERATION) -> Dict[str, Any]:
+    """The task of ``job`` as a reply of ``gen`` shows it."""
+    row = {
         "id": task.id,
         "uri": task.uri,
         "status": task.status,
@@ -203,53 +227,72 @@ def task_row(job: Job, task: Task) -> Dict[str, Any]:
         "destination": copy.deepcopy(task.destination),
         "priority": task.priority,
         "size": task.size,
-        "finished": task.finished,
+        "finished": gen.finished_value(task.finished),
         "time": task.time,
         "metadata": copy.deepcopy(task.metadata),
         "job": job.id,
+        "job_hr": gen.hr("job", code=job.code, id=job.id),
     }
+    return _shaped(row, gen, "task")
 
 
-def queue_row(ws: Workspace, queue: Queue) -> Dict[str, Any]:
-    """The queue as a reply shows it."""
-    return {
+def queue_row(ws: Workspace, queue: Queue, gen: Generation = V1_GENERATION) -> Dict[str, Any]:
+    """The queue as a reply of ``gen`` shows it."""
+    workspace = Endpoint("organization", ws.organization_id)
+    row = {
         "id": queue.id,
         "code": queue.code,
+        "name": queue.code,
         "uri": f"{ws.domain}/{queue.code}",
         "status": "enabled",
         "created": queue.created,
         "parent": ws.organization_id,
-        "parent_hr": f"organization:{ws.domain}",
+        "parent_hr": endpoint_hr(ws, workspace, gen),
         "priority": queue.priority,
     }
+    return _shaped(row, gen, "queue")
 
 
-def user_row(user: User) -> Dict[str, Any]:
+def user_row(user: User, gen: Generation = V1_GENERATION) -> Dict[str, Any]:
     """The user as a reply shows it; ``code`` is the e-mail, the API key never shows."""
-    return {
+    row = {
         "id": user.id,
         "code": user.email,
         "clearance": user.clearance,
+        "role": gen.role(user.clearance),
+        "status": "enabled",
         "created": user.created,
     }
+    return _shaped(row, gen, "user")
 
 
-def site_row(site: Site) -> Dict[str, Any]:
+def site_row(site: Site, gen: Generation = V1_GENERATION) -> Dict[str, Any]:
     """The site as a reply shows it."""
-    return {"id": site.id, "code": site.code, "main": site.main, "created": site.created}
+    row = {
+        "id": site.id,
+        "code": site.code,
+        "name": site.code,
+        "main": site.main,
+        "created": site.created,
+    }
+    return _shaped(row, gen, "site")
 
 
-def share_row(ws: Workspace, share: Share) -> Dict[str, Any]:
-    """The share as a reply shows it."""
-    return {
+def share_row(ws: Workspace, share: Share, gen: Generation = V1_GENERATION) -> Dict[str, Any]:
+    """The share (v3: folder) as a reply shows it."""
+    site = ws.sites[share.site_id]
+    row = {
         "id": share.id,
         "code": share.code,
+        "name": share.code,
         "site": share.site_id,
-        "site_hr": f"site:{ws.sites[share.site_id].code}",
+        "site_hr": gen.hr("site", code=site.code, id=site.id),
         "created": share.created,
     }
+    return _shaped(row, gen, "share")
 
 
-def organization_row(ws: Workspace) -> Dict[str, Any]:
-    """The organization (the workspace itself) as a reply shows it."""
-    return {"id": ws.organization_id, "code": ws.domain, "created": ws.created}
+def organization_row(ws: Workspace, gen: Generation = V1_GENERATION) -> Dict[str, Any]:
+    """The organization (v3: the workspace) as a reply shows it."""
+    row = {"id": ws.organization_id, "code": ws.domain, "name": ws.domain, "created": ws.created}
+    return _shaped(row, gen, "organization")
