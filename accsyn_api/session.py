@@ -576,7 +576,9 @@ class Session:
         payload = dict(data) if isinstance(data, Mapping) else {}
         payload.update(flags, tasks=list(tasks))
         reply = self._call(self._generation().create_tasks(job_id, payload))
-        result = reply.get("result", [])
+        # {"result": [...]}, or for paths alone {"success": true} (with "tasks" from the
+        # reference server).
+        result = reply.get("result", reply.get("tasks", []))
         tasks_created = result if isinstance(result, list) else [result]
         return {"success": bool(reply.get("success", True)), "tasks": list(tasks_created)}
 

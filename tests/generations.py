@@ -1,10 +1,12 @@
-"""Running a test module on both API generations.
+"""Running tests on both API generations.
 
-A module that puts ``pytestmark = both_generations`` at its top runs each of
-its tests once per generation: the value overrides the plugin's
-``accsyn_api_version`` fixture, so ``accsyn_server``, ``accsyn_session`` and
-the other fixtures speak that generation. A test building its own server
-passes ``api_version=accsyn_api_version`` to :class:`LocalServer`.
+A test marked ``both_generations`` (or a module with
+``pytestmark = both_generations``) runs once per generation if it uses the
+``accsyn_api_version`` fixture, directly or through ``accsyn_server``,
+``accsyn_session`` and the other fixtures of the plugin; ``conftest.py``
+parametrizes it. A test building its own server passes
+``api_version=accsyn_api_version`` to :class:`LocalServer`. Tests that use
+no server run once.
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ import pytest
 
 from accsyn_api.protocol.names import GENERATIONS
 
-__all__ = ["GENERATIONS", "both_generations"]
+__all__ = ["GENERATIONS", "IDS", "both_generations"]
 
-both_generations = pytest.mark.parametrize(
-    "accsyn_api_version", GENERATIONS, ids=[f"v{name}" for name in GENERATIONS]
-)
+IDS = [f"v{name}" for name in GENERATIONS]
+both_generations = pytest.mark.both_generations

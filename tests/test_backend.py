@@ -565,8 +565,9 @@ def test_task_create_mirrored_and_explicit(employee: Caller) -> None:
         entity_id=JOB_EDIT,
         data={"tasks": ["/Volumes/projects/creatures_showreel_2018.mov"]},
     )
-    assert reply["success"] is True
-    (task,) = reply["result"]
+    # Paths alone: {"success": true} as documented, the tasks made under "tasks".
+    assert reply["success"] is True and "result" not in reply
+    (task,) = reply["tasks"]
     assert task["destination"]["path"] == "/Volumes/projects/creatures_showreel_2018.mov"
     assert task["uri"] == "2" and task["status"] == "queued"
     explicit = {
@@ -594,7 +595,7 @@ def test_duplicate_task_is_retried_or_refused(employee: Caller) -> None:
         "PUT", "job/task/edit", entity_id=JOB_EDIT, data=[{"id": TASK_EDIT, "status": "failed"}]
     )
     dup = {"tasks": ["thefilm/latest_edit.mov"]}
-    (retried,) = employee.ok("POST", "job/task/create", entity_id=JOB_EDIT, data=dup)
+    (retried,) = employee.call("POST", "job/task/create", entity_id=JOB_EDIT, data=dup)["tasks"]
     assert retried["id"] == TASK_EDIT and retried["status"] == "queued"
     assert len(employee.tasks(f"job.id={JOB_EDIT}")) == 2
     employee.ok(

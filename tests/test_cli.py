@@ -151,7 +151,13 @@ def test_the_server_command_prints_what_a_session_needs(
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)  # noqa: S603
     try:
         exports = read_exports(process)
-        assert set(exports) == {"ACCSYN_DOMAIN", "ACCSYN_API_USER", "ACCSYN_API_KEY", "ACCSYN_URL"}
+        assert set(exports) == {
+            "ACCSYN_DOMAIN",
+            "ACCSYN_API_USER",
+            "ACCSYN_API_KEY",
+            "ACCSYN_URL",
+            "ACCSYN_API_VERSION",
+        }
         for name, value in exports.items():
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("ACCSYN_PROXY", raising=False)

@@ -359,6 +359,7 @@ def test_credentials_and_environment(server: LocalServer) -> None:
         "ACCSYN_API_USER": user["username"],
         "ACCSYN_API_KEY": user["api_key"],
         "ACCSYN_URL": server.url,
+        "ACCSYN_API_VERSION": "1.0",
     }
 
 

@@ -145,6 +145,7 @@ def test_api_version_picks_credentials_and_environment() -> None:
             "ACCSYN_API_USER": "admin@acmevfx.com",
             "ACCSYN_API_KEY": v1.credentials("admin")["api_key"],
             "ACCSYN_URL": v1.url,
+            "ACCSYN_API_VERSION": "1.0",
         }
         assert v3.environment("standard") == {
             "ACCSYN_WORKSPACE": "acmevfx",

@@ -8,12 +8,15 @@ import pkgutil
 import socket
 
 import pytest
+from generations import both_generations
 
 import accsyn_api
 from accsyn_api.testing import LocalServer
 
 JOB_ID = "614d660de50d45bb027c9bdd"
 OTHER_USERS_JOB = "5a7325f8b7ef72f5f9d74bf4"
+
+pytestmark = both_generations
 
 ENVIRONMENT = (
     "ACCSYN_WORKSPACE",
@@ -129,7 +132,7 @@ def test_arguments_win_over_the_environment(
     clean_env.setenv("ACCSYN_API_KEY", "wrong-key")
     credentials = accsyn_server.credentials("admin")
     with accsyn_api.Session(
-        domain=credentials["domain"],
+        workspace=accsyn_server.backend.domain,
         username=credentials["username"],
         api_key=credentials["api_key"],
         url=accsyn_server.url,
@@ -141,11 +144,11 @@ def test_the_older_acsyn_org_variable_is_read(
     accsyn_server: LocalServer, clean_env: pytest.MonkeyPatch
 ) -> None:
     credentials = accsyn_server.credentials("employee")
-    clean_env.setenv("ACCSYN_ORG", credentials["domain"])
+    clean_env.setenv("ACCSYN_ORG", accsyn_server.backend.domain)
     with accsyn_api.Session(
         username=credentials["username"], api_key=credentials["api_key"], url=accsyn_server.url
     ) as session:
-        assert session.domain == credentials["domain"]
+        assert session.domain == accsyn_server.backend.domain
 
 
 def test_a_wrong_api_key_is_refused_without_showing_it(
@@ -155,7 +158,7 @@ def test_a_wrong_api_key_is_refused_without_showing_it(
     wrong = "not-the-key-0123456789"
     with pytest.raises(accsyn_api.AuthenticationError) as error:
         accsyn_api.Session(
-            domain=credentials["domain"],
+            workspace=accsyn_server.backend.domain,
             username=credentials["username"],
             api_key=wrong,
             url=accsyn_server.url,
@@ -242,7 +245,7 @@ def test_entity_type_names_are_case_insensitive(accsyn_session: accsyn_api.Sessi
 def test_unknown_job_raises_not_found(accsyn_session: accsyn_api.Session) -> None:
     with pytest.raises(accsyn_api.NotFound) as error:
         accsyn_session.update("job", "000000000000000000000000", {"status": "paused"})
-    assert error.value.uri == "job/edit"
+    assert error.value.uri == {"1.0": "job/edit", "3": "transfer/edit"}[accsyn_session.api_version]
     assert error.value.eid
 
 
@@ -350,8 +353,11 @@ def test_iter_find_pages_through_everything(accsyn_session: accsyn_api.Session) 
 def test_find_one_asks_the_server_for_one_entity(accsyn_server: LocalServer) -> None:
     with accsyn_server.session("employee") as session:
         session.find_one("Job")
-        finds = [event for event in accsyn_server.events if event["uri"] == "job/find"]
+        uri = {"1.0": "job/find", "3": "transfer/find"}[session.api_version]
+        finds = [event for event in accsyn_server.events if event["uri"] == uri]
         assert finds[-1]["data"]["limit"] == 1
+        if session.api_version == "3":  # and says so, as the official v3 client does
+            assert finds[-1]["data"]["single_entity_query"] is True
 
 
 def test_wait_returns_when_the_job_reaches_the_status(accsyn_session: accsyn_api.Session) -> None:
@@ -380,7 +386,7 @@ def test_no_secret_in_debug_logs(
         with pytest.raises(accsyn_api.InvalidData):
             session.update("job", JOB_ID, {"status": "running"})
     text = caplog.text
-    assert "job/find" in text  # the calls were logged
+    assert "/find eid=" in text  # the calls were logged
     assert credentials["api_key"] not in text
 
 
@@ -410,7 +416,7 @@ def test_https_to_a_plain_http_server_says_so(accsyn_server: LocalServer) -> Non
     credentials = accsyn_server.credentials("employee")
     with pytest.raises(accsyn_api.ConnectionFailed) as error:
         accsyn_api.Session(
-            domain=credentials["domain"],
+            workspace=accsyn_server.backend.domain,
             username=credentials["username"],
             api_key=credentials["api_key"],
             url=accsyn_server.url.replace("http://", "https://"),

@@ -70,6 +70,8 @@ class Generation:
     """Whether a user find lists the caller first."""
     wildcards: bool
     """Whether ``*`` in an ``=``/``!=`` value is a wildcard (v3) or a character (v1.0)."""
+    delete_archives: bool
+    """Whether a deleted job goes to the archive (v3) rather than away for good (v1.0)."""
     job_create_extras: Tuple[str, ...]
     """Keys a job spec may hold besides the common ones (v3: ``name`` as ``code``...)."""
     job_edit_extras: Tuple[str, ...]
@@ -135,6 +137,7 @@ V1_GENERATION = Generation(
     reopens_done_jobs=False,
     caller_first=False,
     wildcards=False,
+    delete_archives=False,
     job_create_extras=(),
     job_edit_extras=(),
     task_create_keys=("tasks", "allow_duplicates"),
@@ -169,6 +172,7 @@ V3_GENERATION = Generation(
     reopens_done_jobs=True,
     caller_first=True,
     wildcards=True,
+    delete_archives=True,
     job_create_extras=("name", "replace_duplicates"),
     job_edit_extras=("name",),
     task_create_keys=("tasks", "allow_duplicates", "replace_duplicates"),

@@ -250,6 +250,8 @@ class Workspace:
     shares: Dict[str, Share] = field(default_factory=dict)
     queues: Dict[str, Queue] = field(default_factory=dict)
     jobs: Dict[str, Job] = field(default_factory=dict)
+    deleted_jobs: Dict[str, Job] = field(default_factory=dict)
+    """Jobs deleted through v3, which archives them: found by id and with ``archived``."""
 
 
 def new_id() -> str:

@@ -256,7 +256,7 @@ def edit_job(
     ws: Workspace, clock: Clock, gen: Generation, user: User, event: Mapping[str, Any]
 ) -> Dict[str, Any]:
     """``job/edit``: change the editable attributes of the job with the event's ``id``."""
-    job = visible_job(ws, user, event.get("id"))
+    job = visible_job(ws, user, event.get("id"), gen.shown_type("job"))
     changes = event.get("data")
     entity = gen.shown_type("job")
     editable = (*JOB_EDITABLE_KEYS, *gen.job_edit_extras)
@@ -302,12 +302,17 @@ def delete_job(
 ) -> Dict[str, Any]:
     """``job/delete``: remove the job with the event's ``id``.
 
-    The data may be absent, ``null`` or (v3) ``{"force": true}``: a job has no
-    related entities that would block its deletion, so ``force`` changes nothing.
+    v1.0 deletes it for good; v3 moves it to the archive (``delete_one`` =
+    "delete (archive)"), where ``get_entity`` and ``archived=True`` still find
+    it and nothing changes it any more. The data may be absent, ``null`` or
+    (v3) ``{"force": true}``: a job has no related entities that would block
+    its deletion, so ``force`` changes nothing.
     """
-    job = visible_job(ws, user, event.get("id"))
+    job = visible_job(ws, user, event.get("id"), gen.shown_type("job"))
     check_may_delete_job(user, job)
     del ws.jobs[job.id]
+    if gen.delete_archives:
+        ws.deleted_jobs[job.id] = job
     return {"result": gen.deleted_result(job.id)}
 
 

@@ -27,15 +27,19 @@ def can_see(user: User, job: Job) -> bool:
     return is_staff(user) or user.id == job.user_id or mine in (job.source, job.destination)
 
 
-def visible_job(ws: Workspace, user: User, job_id: Any) -> Job:
-    """The job with this id if ``user`` may see it, whatever its lifecycle; else NotFound."""
+def visible_job(ws: Workspace, user: User, job_id: Any, noun: str = "job") -> Job:
+    """The job with this id if ``user`` may see it, whatever its lifecycle; else NotFound.
+
+    ``noun`` is what the caller's API generation calls a job (v3: ``transfer``).
+    """
     job = ws.jobs.get(job_id) if isinstance(job_id, str) else None
     if job is None or not can_see(user, job):
         raise NotFound(
-            f"job {job_id} not found",
+            f"{noun} {job_id} not found",
             message_hr=(
-                f"No job with id {job_id!r} exists in workspace {ws.domain} (or you may "
-                "not see it). Check the id; find('Job') lists the jobs you can see."
+                f"No {noun} with id {job_id!r} exists in workspace {ws.domain} (or you may "
+                f"not see it). Check the id; find('{noun.capitalize()}') lists the {noun}s "
+                "you can see."
             ),
         )
     return job

@@ -207,7 +207,10 @@ class Reader:
         self, user: User, options: FindOptions, expression: Optional[Expression]
     ) -> List[Dict[str, Any]]:
         rows = []
-        for job in self.ws.jobs.values():
+        jobs = list(self.ws.jobs.values())
+        if options.archived:
+            jobs += self.ws.deleted_jobs.values()
+        for job in jobs:
             if not can_see(user, job) or not self._in_view(job, options):
                 continue
             row = job_row(self.ws, job, self.gen)
@@ -270,7 +273,7 @@ class Reader:
     def _rows_by_id(self, entitytype: str, user: User, entity_id: str) -> List[Dict[str, Any]]:
         """get_entity: the entity with this id whatever its state; [] when not visible."""
         if entitytype == "job":
-            job = self.ws.jobs.get(entity_id)
+            job = self.ws.jobs.get(entity_id) or self.ws.deleted_jobs.get(entity_id)
             visible = job is not None and can_see(user, job)
             return [job_row(self.ws, job, self.gen)] if job is not None and visible else []
         if entitytype == "task":

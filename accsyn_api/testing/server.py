@@ -282,9 +282,10 @@ class LocalServer:
         """The ``ACCSYN_*`` variables that point ``accsyn_api.Session()`` at this server.
 
         v1.0: ``ACCSYN_DOMAIN``, ``ACCSYN_API_USER``, ``ACCSYN_API_KEY``,
-        ``ACCSYN_URL``; v3: ``ACCSYN_WORKSPACE``, ``ACCSYN_API_USER``,
-        ``ACCSYN_API_KEY``, ``ACCSYN_URL`` and ``ACCSYN_API_VERSION=3``.
-        ``api_version`` defaults to the server's.
+        ``ACCSYN_URL`` and ``ACCSYN_API_VERSION=1.0``; v3: ``ACCSYN_WORKSPACE``
+        and the others, with ``ACCSYN_API_VERSION=3``. ``api_version`` defaults
+        to the server's. (The server serves both, so without the version a
+        session would find v3.)
         """
         version = self._generation(api_version)
         credentials = self.backend.credentials(role, version)
@@ -299,8 +300,7 @@ class LocalServer:
                 "ACCSYN_URL": self.url,
             }
         )
-        if version != names.V1:
-            variables["ACCSYN_API_VERSION"] = version
+        variables["ACCSYN_API_VERSION"] = version
         return variables
 
     def session(self, role: str = "employee", **kwargs: Any) -> Session:

@@ -51,7 +51,7 @@ _JOB_ID_IN_QUERY = re.compile(r'^\s*(?:(?:job\.)?id\s*=\s*)?"?([0-9A-Za-z]+)"?\s
 _Paths = Tuple[Dict[str, Any], Dict[str, Any]]
 
 
-def _task_job(ws: Workspace, user: User, event: Mapping[str, Any]) -> Job:
+def _task_job(ws: Workspace, gen: Generation, user: User, event: Mapping[str, Any]) -> Job:
     job_id = event.get("id")
     if not job_id:
         match = _JOB_ID_IN_QUERY.match(event.get("query") or "")
@@ -62,7 +62,7 @@ def _task_job(ws: Workspace, user: User, event: Mapping[str, Any]) -> Job:
             "Say which job the tasks belong to: give the job id as the entity id "
             "(create('task', {...}, <job id>)).",
         )
-    return visible_job(ws, user, job_id)
+    return visible_job(ws, user, job_id, gen.shown_type("job"))
 
 
 @dataclass
@@ -97,7 +97,7 @@ def create_tasks(
     ws: Workspace, clock: Clock, gen: Generation, user: User, event: Mapping[str, Any]
 ) -> Dict[str, Any]:
     """``task/create``: add tasks to a job; an existing task with the same paths is retried."""
-    job = _task_job(ws, user, event)
+    job = _task_job(ws, gen, user, event)
     items, data = _task_items(event.get("data"), gen)
     allow_duplicates = checked_flag(data.get("allow_duplicates", True), "allow_duplicates")
     replace = checked_flag(data.get("replace_duplicates", False), "replace_duplicates")
@@ -120,7 +120,12 @@ def create_tasks(
     if gen.reopens_done_jobs and job.status == "done":
         job.status, job.finished = "waiting", NEVER
     job.modified, job.modifier = now, user.id
-    return {"success": True, "result": [task_row(job, t, gen) for t in result]}
+    rows = [task_row(job, t, gen) for t in result]
+    if all(isinstance(item, str) for item in items):
+        # Paths alone: the documented reply is {"success": true}, which the official clients
+        # hand back whole; "tasks" (this server's extension) tells which tasks were made.
+        return {"success": True, "tasks": rows}
+    return {"success": True, "result": rows}
 
 
 def _plan(job: Job, pairs: List[_Paths], *, allow_duplicates: bool, replace: bool) -> _TaskPlan:
@@ -152,7 +157,7 @@ def edit_tasks(
 
     On v3 an item may name its task by ``uri`` instead of ``id``.
     """
-    job = _task_job(ws, user, event)
+    job = _task_job(ws, gen, user, event)
     items = event.get("data")
     if not isinstance(items, list) or not items:
         raise invalid(
