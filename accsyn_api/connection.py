@@ -172,7 +172,7 @@ class Connection:
 
     def _login_with(self, speaker: Generation, origin: str) -> LoginState:
         request = speaker.login_request(self.settings, origin, self._session_uuid)
-        self.transport.add_secret(request.authorization)
+        self.transport.add_secret(request.authorization, *speaker.secret_forms(self.settings))
         reply = self.transport.send(request, decode=speaker.decode)
         login = speaker.read_login(reply, request.uri)
         if login.session is not None:

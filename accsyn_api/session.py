@@ -14,7 +14,18 @@ the generation's business (:mod:`accsyn_api.protocol`). Results are plain
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Union,
+)
 
 from . import codec
 from .connection import Connection
@@ -463,8 +474,8 @@ class Session:
     def update_many(
         self,
         entitytype: str,
-        data: Union[str, List[Mapping[str, Any]]],
-        entityid: Union[str, List[Mapping[str, Any]], None] = None,
+        data: Union[str, Sequence[Mapping[str, Any]]],
+        entityid: Union[str, Sequence[Mapping[str, Any]], None] = None,
     ) -> List[Dict[str, Any]]:
         """Change several tasks of one job; return them as a task find would.
 
@@ -477,7 +488,7 @@ class Session:
         server applies all the changes or none.
         """
         _entity_type(entitytype)
-        if isinstance(data, str) and isinstance(entityid, list):
+        if isinstance(data, str) and isinstance(entityid, (list, tuple)):
             data, entityid = entityid, data
         if not isinstance(entityid, str):
             raise InvalidData(
@@ -486,7 +497,7 @@ class Session:
             )
         job_id = _entity_id(entityid)
         if (
-            not isinstance(data, list)
+            not isinstance(data, (list, tuple))
             or not data
             or not all(isinstance(item, Mapping) and item.get("id") for item in data)
         ):

@@ -74,7 +74,7 @@ class HttpRequest:
     body: Optional[bytes] = None
     query_string: Optional[str] = None
     headers: Mapping[str, str] = field(default_factory=dict)
-    authorization: Optional[str] = None
+    authorization: Optional[str] = field(default=None, repr=False)
     only_reads: bool = False
     login: bool = False
 
@@ -148,11 +148,11 @@ class Transport:
         """Seconds within which a failed request may still be repeated."""
         return self._retry.budget
 
-    def add_secret(self, secret: Optional[str]) -> None:
-        """Mask ``secret`` (a key, or a header that holds one) in every error from now on."""
-        if secret and len(secret) >= _MIN_SECRET_LENGTH:
-            with self._secrets_lock:
-                if secret not in self._secrets:
+    def add_secret(self, *secrets: Optional[str]) -> None:
+        """Mask each secret (a key, or a header that holds one) in every error from now on."""
+        with self._secrets_lock:
+            for secret in secrets:
+                if secret and len(secret) >= _MIN_SECRET_LENGTH and secret not in self._secrets:
                     self._secrets.append(secret)
 
     def send(

@@ -1,29 +1,31 @@
-"""Run the fault matrix against the reference server and print what happened.
+"""Run the fault matrix against the reference server, on both API generations, and report.
 
 Every fault kind of :mod:`accsyn_api.testing.faults` is injected against
 every verb (``find``, ``create`` job, ``create`` task, ``update``,
 ``update_many``, ``delete_one``): once (the client's retries must absorb it),
 persistently (every attempt fails: the error must be right) and, for creates,
 once with ``retry_creates=False``. The cells are those of
-``tests/test_faults.py`` (both use ``tests/fault_matrix.py``).
+``tests/test_faults.py`` (both use ``tests/fault_matrix.py``), run once with
+v1.0 sessions and once with v3 sessions.
 
-Prints one row per fault kind: faults injected (requests the server broke),
+Prints, for each generation, one row per fault kind: faults injected (requests the server broke),
 calls made, calls that succeeded, errors raised, work duplicated and data
 lost (both must be 0), and other problems (wrong error class, a message that
 does not say what happened...; must be 0). Exits 1 if any of the last three
-is not 0.
+is not 0 on either generation.
 
-Run: ``python benchmarks/fault_report.py``
+Run: ``python benchmarks/fault_report.py`` (``--api-version 3`` or ``1.0`` for one only)
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import logging
 import platform
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -32,6 +34,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from fault_matrix import KINDS, Outcome, run_matrix  # noqa: E402
 
 import accsyn_api  # noqa: E402
+from accsyn_api.protocol.names import GENERATIONS  # noqa: E402
 
 COLUMNS = (
     "fault",
@@ -90,28 +93,46 @@ def _print_table(rows: List[Dict[str, object]], first: str = "fault") -> None:
         )
 
 
-def main() -> int:
-    # The retries are logged at WARNING; this report shows their effect instead.
-    logging.getLogger("accsyn_api").addHandler(logging.NullHandler())
-    logging.getLogger("accsyn_api").propagate = False
-    outcomes, seconds = run_matrix()
+def report(generation: str) -> bool:
+    """Run the matrix on ``generation`` and print its tables; True when nothing went wrong."""
+    outcomes, seconds = run_matrix(generation)
     rows = [_row(kind, [o for o in outcomes if o.case.kind == kind]) for kind in KINDS]
     rows.append(_row("total", outcomes))
     groups = [_row(group, [o for o in outcomes if _group(o) == group]) for group in GROUPS]
     groups.append(_row("total", outcomes))
-    print(
-        f"accsyn_api {accsyn_api.__version__}, Python {platform.python_version()}, "
-        f"{datetime.date.today().isoformat()}: {len(outcomes)} calls in {seconds:.1f} s"
-    )
+    print(f"API v{generation}: {len(outcomes)} calls in {seconds:.1f} s")
     print()
     _print_table(rows)
     print()
     _print_table(groups, first="cells")
     failed = [outcome for outcome in outcomes if outcome.problems]
     for outcome in failed:
-        print(f"\n{outcome.case.name}:", *outcome.problems, sep="\n  ")
+        print(f"\n{outcome.case.name} (v{generation}):", *outcome.problems, sep="\n  ")
     total = rows[-1]
-    return 1 if failed or total["duplicated"] or total["lost"] else 0
+    return not (failed or total["duplicated"] or total["lost"])
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--api-version",
+        choices=GENERATIONS,
+        action="append",
+        help="the generation to run (repeatable; default: all of them)",
+    )
+    generations = parser.parse_args(argv).api_version or list(GENERATIONS)
+    # The retries are logged at WARNING; this report shows their effect instead.
+    logging.getLogger("accsyn_api").addHandler(logging.NullHandler())
+    logging.getLogger("accsyn_api").propagate = False
+    print(
+        f"accsyn_api {accsyn_api.__version__}, Python {platform.python_version()}, "
+        f"{datetime.date.today().isoformat()}"
+    )
+    results = []
+    for generation in generations:
+        print()
+        results.append(report(generation))
+    return 0 if all(results) else 1
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
-"""The fault matrix: every fault kind of the reference server against every verb.
+"""The fault matrix: every fault kind of the reference server against every verb, per generation.
 
 Shared by ``tests/test_faults.py`` (which asserts on every cell) and
 ``benchmarks/fault_report.py`` (which prints the totals). A cell injects one
 fault into a :class:`~accsyn_api.testing.LocalServer` for the uri of one
-verb, makes the call through a real :class:`accsyn_api.Session`, then looks
-at the server's state through another session:
+verb, as the session's API generation names it (:data:`URIS`), makes the
+call through a real :class:`accsyn_api.Session`, then looks at the
+server's state through another session of the same generation:
 
 * a call that succeeded must have done its work exactly once (nothing lost);
 * a call that failed must raise the class that fits the fault, say what
@@ -16,6 +17,13 @@ Three groups of cells: a single fault on the verb's request (the client's
 retries must absorb it), a persistent fault (every attempt fails: the error
 must be right) and, for creates, a single fault with ``retry_creates=False``
 (an ambiguous create is not repeated: the error says the job may exist).
+
+What differs between the generations is data, not code: the uris
+(:data:`URIS`), whether the reference server announces that it ignores
+repeated events (:data:`SERVER_DEDUPS`: with ``retry_creates="auto"`` an
+ambiguous create is repeated only then), and what an ``expire_session``
+fault means (v1.0: a session key expires and the client logs in again; v3
+has no session key, so the fault is a refusal of the credentials).
 """
 
 from __future__ import annotations
@@ -23,10 +31,11 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import accsyn_api
 from accsyn_api import AccsynError, ServerError, TransportError
+from accsyn_api.protocol import names
 from accsyn_api.testing import LocalServer
 from accsyn_api.testing.faults import FaultKind
 
@@ -41,9 +50,40 @@ VERBS: Tuple[str, ...] = (
 )
 CREATE_VERBS: Tuple[str, ...] = ("create_job", "create_task")
 
-READ_TIMEOUT = 0.5
+URIS: Dict[str, Dict[str, str]] = {
+    names.V1: {
+        "login": names.V1_LOGIN_URI,
+        "find": "job/find",
+        "find_task": "job/task/find",
+        "create_job": "job/create",
+        "create_task": "job/task/create",
+        "update": "job/edit",
+        "update_many": "job/task/edit",
+        "delete_one": "job/delete",
+    },
+    names.V3: {
+        "login": names.V3_LOGIN_URI,
+        "find": "transfer/find",
+        "find_task": "task/find",
+        "create_job": "transfer/create",
+        "create_task": "task/create",
+        "update": "transfer/edit",
+        "update_many": "task/edit",
+        "delete_one": "transfer/delete",
+    },
+}
+"""The ``uri`` each generation sends for the login and for each verb of the matrix."""
+
+SERVER_DEDUPS: Dict[str, bool] = {names.V1: True, names.V3: True}
+"""Whether the reference server's login says it ignores repeated events (``event_dedup``).
+
+v1.0: yes. v3: its login reply says nothing of it (the hosted service documents
+nothing either), so a v3 session with ``retry_creates="auto"`` does not repeat a
+create whose outcome is unknown."""
+
+READ_TIMEOUT = 0.3
 """The client's read timeout in the matrix (seconds)."""
-DELAY_SECONDS = 1.5
+DELAY_SECONDS = 1.0
 """How late a ``delay`` fault replies: well past :data:`READ_TIMEOUT`."""
 RETRIES = 2
 PERSISTENT = RETRIES + 1
@@ -63,6 +103,7 @@ ERROR_CLASS: Dict[str, type] = {
     "bad_gateway": accsyn_api.ServerError,
     "truncated": accsyn_api.ServerError,
     "expire_session": accsyn_api.SessionExpired,
+    "rate_limited": accsyn_api.ServerError,
 }
 WHAT_HAPPENED: Dict[str, Tuple[str, ...]] = {
     "drop_before": ("connection",),
@@ -72,14 +113,29 @@ WHAT_HAPPENED: Dict[str, Tuple[str, ...]] = {
     "bad_gateway": ("HTTP 502",),
     "truncated": ("cut short", "not JSON"),  # urllib3 1.x does not check Content-Length
     "expire_session": ("expired",),
+    "rate_limited": ("HTTP 429",),
 }
-# Kinds after which the client cannot know whether a create was executed.
+GENERATION_ERRORS: Dict[str, Dict[str, Tuple[type, Tuple[str, ...]]]] = {
+    names.V1: {},
+    names.V3: {"expire_session": (accsyn_api.AuthenticationError, ("credentials",))},
+}
+"""Per generation, the kinds whose error differs from :data:`ERROR_CLASS`/:data:`WHAT_HAPPENED`."""
+
 AMBIGUOUS_FOR_CREATES = frozenset(
     {"drop_before", "drop_after", "delay", "bad_gateway", "truncated"}
 )
+"""Kinds after which the client cannot know whether a create was executed."""
+NOT_RENEWED = {names.V1: frozenset(), names.V3: frozenset({"expire_session"})}
+"""Kinds a single occurrence of which the client cannot get past, per generation."""
 
 JOB_SOURCE = "share=projects/thefilm/latest_edit.mov"
 JOB_DESTINATION = "lars@edit.com"
+
+
+def error_of(kind: str, generation: str) -> Tuple[type, Tuple[str, ...]]:
+    """The class a failure caused by ``kind`` must raise on ``generation``, and its words."""
+    default = (ERROR_CLASS[kind], WHAT_HAPPENED[kind])
+    return GENERATION_ERRORS[generation].get(kind, default)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,22 +154,21 @@ class Case:
             extra += "-no_retry_creates"
         return f"{self.kind}-{self.verb}{extra}"
 
-    @property
-    def expected_error(self) -> Optional[type]:
-        """The class the call must raise, or None when it must succeed."""
-        if self.times > 1:
-            return ERROR_CLASS[self.kind]
-        if (
-            self.retry_creates is False
-            and self.verb in CREATE_VERBS
-            and self.kind in AMBIGUOUS_FOR_CREATES
-        ):
-            return ERROR_CLASS[self.kind]
+    def expected_error(self, generation: str) -> Optional[type]:
+        """The class the call must raise on ``generation``, or None when it must succeed."""
+        error_class = error_of(self.kind, generation)[0]
+        if self.times > 1 or self.kind in NOT_RENEWED[generation]:
+            return error_class
+        repeats_creates = self.retry_creates is True or (
+            self.retry_creates == "auto" and SERVER_DEDUPS[generation]
+        )
+        if not repeats_creates and self.verb in CREATE_VERBS and self.kind in AMBIGUOUS_FOR_CREATES:
+            return error_class
         return None
 
 
 def cases() -> List[Case]:
-    """Every cell of the matrix."""
+    """Every cell of the matrix (the same on both generations)."""
     single = [Case(kind, verb) for kind in KINDS for verb in VERBS]
     persistent = [Case(kind, verb, times=PERSISTENT) for kind in KINDS for verb in VERBS]
     no_retry = [Case(kind, verb, retry_creates=False) for kind in KINDS for verb in CREATE_VERBS]
@@ -125,6 +180,7 @@ class Outcome:
     """What happened in one cell."""
 
     case: Case
+    generation: str
     fired: int
     error: Optional[AccsynError]
     effects: int
@@ -150,7 +206,6 @@ class Outcome:
 
 @dataclasses.dataclass
 class _Verb:
-    uri: str
     method: str
     prepare: Callable[[accsyn_api.Session], Dict[str, Any]]
     act: Callable[[accsyn_api.Session, Dict[str, Any]], Any]
@@ -217,7 +272,7 @@ def _update(session: accsyn_api.Session, context: Dict[str, Any]) -> Any:
 
 
 def _update_many(session: accsyn_api.Session, context: Dict[str, Any]) -> Any:
-    change = [{"id": context["task_id"], "status": "excluded"}]
+    change: List[Mapping[str, Any]] = [{"id": context["task_id"], "status": "excluded"}]
     return session.update_many("task", context["job_id"], change)
 
 
@@ -255,14 +310,12 @@ def _job_deleted(checker: accsyn_api.Session, context: Dict[str, Any], result: A
 
 
 VERB_TABLE: Dict[str, _Verb] = {
-    "find": _Verb("job/find", "GET", _new_job, _find, _found),
-    "create_job": _Verb("job/create", "POST", _prepare_create_job, _create_job, _jobs_created),
-    "create_task": _Verb(
-        "job/task/create", "POST", _prepare_create_task, _create_task, _tasks_created
-    ),
-    "update": _Verb("job/edit", "PUT", _new_job, _update, _job_changed),
-    "update_many": _Verb("job/task/edit", "PUT", _prepare_task_change, _update_many, _task_changed),
-    "delete_one": _Verb("job/delete", "DELETE", _new_job, _delete_one, _job_deleted),
+    "find": _Verb("GET", _new_job, _find, _found),
+    "create_job": _Verb("POST", _prepare_create_job, _create_job, _jobs_created),
+    "create_task": _Verb("POST", _prepare_create_task, _create_task, _tasks_created),
+    "update": _Verb("PUT", _new_job, _update, _job_changed),
+    "update_many": _Verb("PUT", _prepare_task_change, _update_many, _task_changed),
+    "delete_one": _Verb("DELETE", _new_job, _delete_one, _job_deleted),
 }
 
 
@@ -270,14 +323,17 @@ VERB_TABLE: Dict[str, _Verb] = {
 
 
 class Matrix:
-    """A reference server, the sessions under test and a checker session."""
+    """The sessions of one generation under test, and a checker session, on ``server``."""
 
-    def __init__(self, server: LocalServer) -> None:
+    def __init__(self, server: LocalServer, generation: str) -> None:
         self.server = server
-        self.checker = server.session("employee")
+        self.generation = generation
+        self.checker = server.session("employee", api_version=generation)
         self.sessions: Dict[Union[bool, str], accsyn_api.Session] = {
-            "auto": server.session("employee", **SESSION_OPTIONS),
-            False: server.session("employee", retry_creates=False, **SESSION_OPTIONS),
+            "auto": server.session("employee", api_version=generation, **SESSION_OPTIONS),
+            False: server.session(
+                "employee", api_version=generation, retry_creates=False, **SESSION_OPTIONS
+            ),
         }
 
     def close(self) -> None:
@@ -286,6 +342,7 @@ class Matrix:
 
     def run(self, case: Case) -> Outcome:
         verb = VERB_TABLE[case.verb]
+        uri = URIS[self.generation][case.verb]
         context = verb.prepare(self.checker)
         session = self.sessions[case.retry_creates]
         # A cell before may have expired the session (expire_session): log in again now,
@@ -294,7 +351,7 @@ class Matrix:
         seen = {event.get("eid") for event in self.server.events}
         fault = self.server.inject(
             case.kind,
-            uri=verb.uri,
+            uri=uri,
             times=case.times,
             seconds=DELAY_SECONDS,
             retry_after=0,
@@ -314,12 +371,12 @@ class Matrix:
         }
         executions = max((self.server.backend.executions(eid) for eid in eids), default=0)
         effects = verb.effects(self.checker, context, result if error is None else None)
-        outcome = Outcome(case, fault.fired, error, effects, executions, [])
-        outcome.problems.extend(_judge(outcome, verb))
+        outcome = Outcome(case, self.generation, fault.fired, error, effects, executions, [])
+        outcome.problems.extend(_judge(outcome, verb, uri))
         return outcome
 
 
-def _judge(outcome: Outcome, verb: _Verb) -> List[str]:
+def _judge(outcome: Outcome, verb: _Verb, uri: str) -> List[str]:
     case, error = outcome.case, outcome.error
     problems: List[str] = []
     if outcome.fired < 1:
@@ -329,7 +386,7 @@ def _judge(outcome: Outcome, verb: _Verb) -> List[str]:
             f"work done twice: {outcome.effects} in the state, "
             f"an event executed {outcome.max_executions} times"
         )
-    expected = case.expected_error
+    expected = case.expected_error(outcome.generation)
     if error is None:
         if expected is not None:
             problems.append(f"succeeded, but {expected.__name__} was expected")
@@ -341,9 +398,9 @@ def _judge(outcome: Outcome, verb: _Verb) -> List[str]:
         problems.append(f"raised {type(error).__name__} instead of succeeding: {text}")
     elif not isinstance(error, expected):
         problems.append(f"raised {type(error).__name__}, not {expected.__name__}: {text}")
-    if not any(words in text for words in WHAT_HAPPENED[case.kind]):
+    if not any(words in text for words in error_of(case.kind, outcome.generation)[1]):
         problems.append(f"the message does not say what happened: {text}")
-    if error.eid is None or error.uri != verb.uri:
+    if error.eid is None or error.uri != uri:
         problems.append(f"the error does not name the event: uri={error.uri} eid={error.eid}")
     if isinstance(error, (TransportError, ServerError)):
         problems.extend(_judge_report(error, verb, outcome.effects, text))
@@ -374,11 +431,16 @@ def _judge_report(
     return problems
 
 
-def run_matrix(selected: Optional[List[Case]] = None) -> Tuple[List[Outcome], float]:
-    """Run ``selected`` cells (default: all) on a fresh server; the outcomes and seconds taken."""
+def run_matrix(
+    generation: str, selected: Optional[List[Case]] = None
+) -> Tuple[List[Outcome], float]:
+    """Run ``selected`` cells (default: all) on ``generation`` on a fresh server.
+
+    Returns the outcomes and the seconds taken.
+    """
     started = time.monotonic()
-    with LocalServer() as server:
-        matrix = Matrix(server)
+    with LocalServer(api_version=generation) as server:
+        matrix = Matrix(server, generation)
         try:
             outcomes = [matrix.run(case) for case in (selected or cases())]
         finally:

@@ -59,7 +59,8 @@ def test_login_answers_role_id_and_session_id(server: LocalServer) -> None:
         assert response.status_code == 200
         result = response.json()["result"]
         assert set(response.json()) == {"result"}
-        assert set(result) == {"role", "id", "session_id"}
+        assert set(result) == {"role", "id", "session_id", "event_dedup"}
+        assert result["event_dedup"] is True  # this server's extension: repeated eids replayed
         assert result["role"] == shown and isinstance(result["session_id"], str)
         client.close()
     assert V3Client(server, "user").login().json()["result"]["id"] == USER_ID

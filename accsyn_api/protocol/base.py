@@ -162,6 +162,10 @@ class Generation(ABC):
     def read_login(self, reply: Mapping[str, Any], uri: str) -> LoginState:
         """The state a login reply gives; AuthenticationError when it makes no sense."""
 
+    def secret_forms(self, settings: Settings) -> List[str]:
+        """Texts besides the Authorization values that reveal the key (masked in errors)."""
+        return []
+
     @abstractmethod
     def call_headers(self, settings: Settings, login: LoginState) -> Tuple[str, Dict[str, str]]:
         """``(Authorization value, other headers)`` of every call after login."""

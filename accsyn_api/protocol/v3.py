@@ -140,6 +140,9 @@ class V3Generation(Generation):
             event_dedup=reply.get("event_dedup") is True or result.get("event_dedup") is True,
         )
 
+    def secret_forms(self, settings: Settings) -> List[str]:
+        return [_b64(settings.api_key.reveal())]  # the key's own part of the header
+
     def call_headers(self, settings: Settings, login: LoginState) -> Tuple[str, Dict[str, str]]:
         return self._headers(settings)
 

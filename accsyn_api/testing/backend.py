@@ -188,7 +188,9 @@ class Backend:
         ``api_key``); the login reply of ``api_version`` or a refusal.
 
         v1.0: ``{"session_key", "clearance", "id", "event_dedup"}``; v3:
-        ``{"result": {"role", "id", "session_id"}}``.
+        ``{"result": {"role", "id", "session_id", "event_dedup"}}``.
+        ``event_dedup`` (this server's extension, on both generations) says that
+        a repeated ``eid`` gets the stored reply, so clients may repeat creates.
         """
         gen = generation_of(api_version)
         with self._lock:
@@ -202,6 +204,7 @@ class Backend:
                         "role": gen.role(user.clearance),
                         "id": user.id,
                         "session_id": session_id,
+                        "event_dedup": True,
                     }
                 }
             except AccsynError as error:

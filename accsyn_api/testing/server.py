@@ -307,7 +307,8 @@ class LocalServer:
         """A new :class:`accsyn_api.Session` of the demo user of ``role`` on this server.
 
         It speaks the server's ``api_version`` unless ``api_version=`` is given.
-        With TLS, ``verify`` defaults to :attr:`ca_bundle`.
+        With TLS, ``verify`` defaults to :attr:`ca_bundle`. Any other keyword
+        goes to the Session, ``api_key=`` (say, a wrong one) included.
         """
         from accsyn_api.session import Session
 
@@ -315,10 +316,10 @@ class LocalServer:
             kwargs.setdefault("verify", self.ca_bundle)
         kwargs["api_version"] = self._generation(kwargs.pop("api_version", None))
         credentials = self.backend.credentials(role)
+        kwargs.setdefault("api_key", credentials["api_key"])
         return Session(
             url=self.url,
             domain=credentials["domain"],
             username=credentials["username"],
-            api_key=credentials["api_key"],
             **kwargs,
         )
