@@ -1,4 +1,8 @@
-"""The ``accsyn`` command: demo, server, and the verbs with their JSON output and exit codes."""
+"""The ``accsyn`` command in process (``main(argv)``): demo, server, verbs, JSON, exit codes.
+
+The installed executable is run as a child process in test_cli_verbs.py,
+test_cli_terminal.py and test_cli_server.py.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,17 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import Dict, List, Tuple
 
 import pytest
+from generations import both_generations
 
 import accsyn_api
 from accsyn_api.cli import main
 from accsyn_api.testing import LocalServer
+
+pytestmark = both_generations
 
 JOB_ID = "614d660de50d45bb027c9bdd"
 
@@ -76,7 +84,7 @@ def test_create_update_delete(accsyn_env: LocalServer) -> None:
     assert code == 0 and json.loads(printed)[0]["status"] == "excluded"
 
     assert run("delete", "job", job["id"])[0] == 0
-    assert run("find-one", f"Job where id={job['id']}", "--archived")[0] == 1
+    assert run("find-one", f"Job where id={job['id']}")[0] == 1  # v3: archived
 
 
 def test_a_refusal_exits_3_with_the_reason_on_stderr(
@@ -92,7 +100,9 @@ def test_a_malformed_query_exits_3(
     accsyn_env: LocalServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run("find", 'Job where code="open')[0] == 3
-    assert "InvalidQuery" in capsys.readouterr().err
+    error = capsys.readouterr().err.splitlines()
+    assert error[0].startswith("accsyn: InvalidQuery: ")
+    assert error[1:] == ['    Job where code="open', "                   ^"]
 
 
 @pytest.mark.parametrize(
@@ -100,16 +110,58 @@ def test_a_malformed_query_exits_3(
     [
         [],
         ["find"],
-        ["create", "job", "{not json"],
         ["server", "--role", "superuser"],
+        ["server", "--port", "99999"],
         ["find", "Job", "--limit", "-1"],
+        ["demo", "--foo"],
+        ["find", "Job", "--api-key", "secret-key-123"],
+        ["find", "Job", "--", "python"],
+        ["wait", JOB_ID, "--until", "finished"],
     ],
 )
-def test_usage_errors_exit_2(argv: List[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage_errors_exit_2_in_two_lines(
+    argv: List[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as stopped:
         main(argv)
     assert stopped.value.code == 2
-    assert "usage" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert len(error.splitlines()) == 2 and "--help" in error
+    assert "secret-key-123" not in error
+    if argv[:1] == ["demo"]:
+        assert error.startswith("accsyn demo: error: unrecognized arguments: --foo")
+
+
+def test_the_api_key_is_never_taken_from_the_command_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["find", "Job", "--api-key=secret-key-123"])
+    error = capsys.readouterr().err
+    assert "ACCSYN_API_KEY" in error and "--api-key-file" in error
+    assert "secret-key-123" not in error
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["create", "job", "{not json"],
+        ["create", "job", '"hello"'],
+        ["create", "job", "[]"],
+        ["create", "job", "@/nonexistent/spec.json"],
+        ["update", "job", JOB_ID, "[1, 2"],
+        ["update", "job", JOB_ID, "{}"],
+        ["update", "task", JOB_ID, '{"status": "excluded"}'],
+        ["create", "task", '{"tasks": ["a.mov"]}'],
+    ],
+)
+def test_bad_data_is_a_usage_error(
+    accsyn_env: LocalServer, argv: List[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(*argv) == (2, "")
+    error = capsys.readouterr().err
+    assert error.startswith(f"accsyn {argv[0]}: error: ") and len(error.splitlines()) == 1
+    assert "session." not in error and "Session(" not in error and "=..." not in error
 
 
 def test_missing_credentials_exit_3(
@@ -124,7 +176,31 @@ def test_missing_credentials_exit_3(
     ):
         monkeypatch.delenv(name, raising=False)
     assert run("find", "Job")[0] == 3
-    assert "ACCSYN_WORKSPACE" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "ACCSYN_WORKSPACE" in error and "--workspace" in error
+    assert "Session()" not in error and "=..." not in error
+
+
+def test_a_missing_key_is_asked_in_shell_terms(
+    accsyn_env: LocalServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ACCSYN_API_KEY")
+    assert run("find", "Job")[0] == 3
+    error = capsys.readouterr().err
+    assert error.startswith("accsyn: ConfigurationError: ")
+    assert "ACCSYN_API_KEY" in error and "--api-key-file FILE" in error
+    assert "Session()" not in error and "api_key=" not in error
+
+
+def test_the_key_is_read_from_a_file(
+    accsyn_env: LocalServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    key = os.environ["ACCSYN_API_KEY"]
+    monkeypatch.delenv("ACCSYN_API_KEY")
+    key_file = tmp_path / "key"
+    key_file.write_text(key + "\n", encoding="utf-8")
+    code, printed = run("find-one", f"Job where id={JOB_ID}", "--api-key-file", str(key_file))
+    assert code == 0 and json.loads(printed)["id"] == JOB_ID
 
 
 def read_exports(process: subprocess.Popen[str]) -> Dict[str, str]:
@@ -198,8 +274,8 @@ def test_the_server_command_stops_cleanly_on_a_signal(signum: int) -> None:
             process.wait()
 
 
-def test_the_server_command_refuses_an_impossible_port(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    assert run("server", "--port", "70000")[0] == 3
-    assert "--port 0" in capsys.readouterr().err
+def test_version_names_the_distribution(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out.strip() == f"accsyn-sdk {accsyn_api.__version__} (accsyn_api)"

@@ -7,6 +7,8 @@ import re
 from typing import Any, Dict, Iterator, List
 
 import pytest
+from generations import both_generations
+from test_docs import EXAMPLE_JOB_ID, RUNNABLE, Example
 
 import accsyn_api
 from accsyn_api.cli import main
@@ -14,6 +16,7 @@ from accsyn_api.testing import Backend, LocalServer
 from accsyn_api.testing.simulation import (
     MAX_SIMULATED_SIZE,
     MB,
+    MEASURING_SECONDS,
     MIN_SIMULATED_SIZE,
     TransferSimulation,
     format_etr,
@@ -222,8 +225,12 @@ def test_a_new_job_is_measured_and_starts_by_itself(
         "Job", {"source": "share=projects/sim/new.mov", "destination": "lars@edit.com"}
     )
     assert (job["status"], job["size"]) == ("init", -1)
+    assert (get_job(session, job["id"])["status"], job["size"]) == ("init", -1)  # measuring
+    server.backend.clock.advance(seconds=MEASURING_SECONDS + 1)
     job = get_job(session, job["id"])
     assert (job["status"], job["size"]) == ("running", simulated_size("sim/new.mov"))
+    sent = job["progress"] * job["size"] / 100
+    assert sent <= (1 + 1) * SPEED * MB  # sending began once measured, not at creation
 
 
 def test_finished_is_when_the_job_completed_not_when_it_was_seen(
@@ -307,14 +314,71 @@ def test_without_simulation_jobs_stay_as_they_are() -> None:
         assert {job["status"] for job, _ in before} >= {"init", "waiting", "running"}
 
 
-def test_with_simulation_the_same_demo_jobs_move() -> None:
-    with LocalServer(simulate=True) as local, local.session("admin") as session:
-        waiting = session.find_one("Job where code=my_transfer")
-        assert waiting is not None and waiting["status"] == "running"
+@both_generations
+def test_the_demo_jobs_stand_still_until_their_status_is_changed(accsyn_api_version: str) -> None:
+    server = LocalServer(simulate=True, api_version=accsyn_api_version)
+    with server as local, local.session("admin") as session:
+        before = _snapshot(session)
         local.backend.clock.advance(hours=3)
-        assert session.find_one("Job where code=my_transfer", finished=True)["status"] == "done"
-        paused = session.find_one('Job where code="x and y.png"')
-        assert paused is not None and paused["status"] == "paused"
+        assert _snapshot(session) == before  # as the documentation shows them
+        statuses = {job["code"]: job["status"] for job, _ in before}
+        assert statuses["my_transfer"] == "waiting"
+        assert statuses["latest_edit.mov"] == "init"
+
+        job = session.find_one("Job where code=my_transfer")
+        session.update("job", job["id"], {"status": "paused"})
+        session.update("job", job["id"], {"status": "waiting"})  # resumed: it moves
+        local.backend.clock.advance(hours=3)
+        assert session.find_one(f"Job where id={job['id']}", finished=True)["status"] == "done"
+        latest = session.find_one("Job where code=latest_edit.mov")
+        assert latest["status"] == "init" and latest["size"] == -1
+
+
+@both_generations
+def test_a_demo_job_set_waiting_starts_at_once(accsyn_api_version: str) -> None:
+    server = LocalServer(simulate=True, api_version=accsyn_api_version)
+    with server as local, local.session() as session:
+        session.update("job", "614d660de50d45bb027c9bdd", {"status": "waiting"})
+        local.backend.clock.advance(seconds=1)
+        job = session.get_entity("job", "614d660de50d45bb027c9bdd")
+        assert job is not None and job["status"] == "running" and job["progress"] > 0
+
+
+def test_the_simulation_tells_which_jobs_stand_still() -> None:
+    with LocalServer(simulate=True) as local, local.session() as session:
+        simulation = local.backend.simulation
+        assert simulation is not None
+        session.find("Job")
+        assert simulation.stands_still("614d660de50d45bb027c9bdd")
+        job = session.create(
+            "Job", {"source": "share=projects/a.mov", "destination": "lars@edit.com"}
+        )
+        assert not simulation.stands_still(job["id"])
+        session.update("job", "614d660de50d45bb027c9bdd", {"status": "paused"})
+        assert not simulation.stands_still("614d660de50d45bb027c9bdd")
+
+
+# ------------------------------------------------------------------ the documentation
+
+
+@pytest.mark.parametrize("example", RUNNABLE, ids=[example.name for example in RUNNABLE])
+def test_the_documented_examples_run_against_a_simulating_server(
+    example: Example, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What ``accsyn server --simulate`` serves: every snippet of docs/ runs as written."""
+    server = LocalServer(simulate=True, api_version=example.api_version)
+    with server as local, local.session("employee") as session:
+        namespace: Dict[str, Any] = {
+            "__name__": "docs_example",
+            "accsyn_api": accsyn_api,
+            "session": session,
+            "server": local,
+            "job_id": EXAMPLE_JOB_ID,
+        }
+        code = compile(example.block.code, str(example.block.path), "exec")
+        exec(code, namespace)  # noqa: S102  (the documentation's own examples)
+    if example.expected_output is not None:
+        assert capsys.readouterr().out == example.expected_output
 
 
 # ------------------------------------------------------------------ pieces

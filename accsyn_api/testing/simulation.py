@@ -11,8 +11,15 @@ does.
 
 The rules:
 
-* A job in ``init`` or ``waiting`` starts at once: its tasks get a size when
-  theirs is unknown (see :func:`simulated_size`) and it becomes ``running``.
+* The jobs already in the workspace when the simulation first looks (the
+  demo data's jobs, as the documentation shows them) stand still until a
+  client changes their status: resuming one (``waiting``), pausing it, or
+  any other status change sets it moving by the rules below, from that
+  moment. Jobs created afterwards move from the start.
+* A new job stays in ``init`` for :data:`MEASURING_SECONDS` after it was
+  created (its size is being measured), then starts; a job set ``waiting``
+  starts at once. Starting, its tasks get a size when theirs is unknown (see
+  :func:`simulated_size`) and it becomes ``running``.
   There is no queueing: every running job transfers at the full ``speed``.
 * A running job sends its tasks one after the other, in task order: each goes
   ``queued`` -> ``executing`` -> ``done`` (with ``finished`` and ``time`` set).
@@ -48,6 +55,7 @@ __all__ = [
     "DEFAULT_SPEED",
     "MAX_SIMULATED_SIZE",
     "MB",
+    "MEASURING_SECONDS",
     "MIN_SIMULATED_SIZE",
     "TransferSimulation",
     "format_etr",
@@ -61,6 +69,8 @@ DEFAULT_SPEED = 50.0
 MIN_SIMULATED_SIZE = 10 * MB
 MAX_SIMULATED_SIZE = 500 * MB
 
+MEASURING_SECONDS = 2.0
+"""How long a new job stays in ``init``, being measured, before it starts."""
 STARTING_JOB_STATUSES = ("init", "waiting")
 MOVING_JOB_STATUSES = ("init", "waiting", "running")
 SKIPPED_TASK_STATUSES = ("excluded", "onhold")
@@ -101,6 +111,7 @@ class TransferSimulation:
             raise ValueError(f"speed must be a positive number of MB/s, not {speed!r}")
         self.speed = float(speed)
         self._seen_until: Dict[str, datetime] = {}  # by job id
+        self._standing: Optional[Dict[str, str]] = None  # job id -> status when first seen
         self._tasks: Dict[Tuple[str, str], _TaskProgress] = {}  # by (job id, task id)
 
     def __repr__(self) -> str:
@@ -112,16 +123,39 @@ class TransferSimulation:
 
     def advance(self, workspace: Workspace, now: datetime) -> None:
         """Bring every job of ``workspace`` up to the moment ``now`` (naive UTC)."""
+        if self._standing is None:  # the first look: these jobs stand still for now
+            self._standing = {job.id: job.status for job in workspace.jobs.values()}
         for job in workspace.jobs.values():
             since = self._seen_until.get(job.id, now)
             self._seen_until[job.id] = max(since, now)
+            if self._stands_still(job):
+                continue
+            if job.status == "init":  # being measured for a moment after its creation
+                measured = job.created + timedelta(seconds=MEASURING_SECONDS)
+                if now < measured:
+                    continue
+                since = max(since, measured)
             if job.status in MOVING_JOB_STATUSES:
                 self._run(job, since, now)
             elif job.transfer is not None:
                 self._update_figures(job)
         self._forget_deleted(workspace)
 
+    def stands_still(self, job_id: str) -> bool:
+        """Whether the job was there before the simulation began and nobody changed its status."""
+        return self._standing is not None and job_id in self._standing
+
     # -------------------------------------------------------------- internals
+
+    def _stands_still(self, job: Job) -> bool:
+        """True for a job of the first look whose status nobody changed; forgets it otherwise."""
+        standing = self._standing
+        if standing is None or job.id not in standing:
+            return False
+        if standing[job.id] == job.status:
+            return True
+        del standing[job.id]  # a client changed its status: it moves from now on
+        return False
 
     def _run(self, job: Job, since: datetime, now: datetime) -> None:
         if job.status in STARTING_JOB_STATUSES or job.transfer is None:
@@ -197,4 +231,6 @@ class TransferSimulation:
         if len(self._seen_until) == len(workspace.jobs):
             return
         self._seen_until = {k: v for k, v in self._seen_until.items() if k in workspace.jobs}
+        if self._standing:
+            self._standing = {k: v for k, v in self._standing.items() if k in workspace.jobs}
         self._tasks = {k: v for k, v in self._tasks.items() if k[0] in workspace.jobs}
