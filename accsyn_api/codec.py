@@ -249,6 +249,13 @@ _WALKS: Dict[bool, Tuple[Callable[[Dict[str, Any]], None], Callable[[List[Any], 
 }
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def decode(payload: Union[str, bytes, bytearray], *, utc: bool = False) -> Any:
     """Parse a JSON reply, turning server date strings into datetimes.
 
@@ -269,9 +276,13 @@ def decode(payload: Union[str, bytes, bytearray], *, utc: bool = False) -> Any:
     24 digits (under any key but :data:`VERBATIM_KEYS`).
 
     ``payload`` may be text or UTF-8/16/32 bytes. Invalid JSON raises
-    :class:`ValueError` (a :class:`json.JSONDecodeError`).
+    :class:`ValueError` (a :class:`json.JSONDecodeError`), and so do
+    ``NaN``, ``Infinity`` and ``-Infinity``, which JSON does not have.
+    Nesting too deep for the parser raises :class:`RecursionError`.
     """
-    result = json.loads(payload)
+    if not isinstance(payload, str):
+        payload = payload.decode(json.detect_encoding(payload), "surrogatepass")
+    result = _DECODER.decode(payload)
     kind = type(result)
     convert_object, convert_list = _WALKS[utc]
     try:

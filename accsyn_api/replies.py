@@ -9,9 +9,9 @@ network, a gateway or a broken server produces instead raises
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Mapping, Optional
-
-import requests
+import email.utils
+import time
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from .errors import (
     AccsynError,
@@ -23,9 +23,19 @@ from .errors import (
     ServerError,
     SessionExpired,
 )
-from .retry import AttemptFailed, retry_after_seconds
+from .http_pool import Reply
+from .retry import AttemptFailed
 
-__all__ = ["error_from_reply", "read_reply"]
+__all__ = [
+    "error_from_reply",
+    "read_reply",
+    "result_created",
+    "result_deleted",
+    "result_entity",
+    "result_list",
+    "result_missing",
+    "result_tasks",
+]
 
 _ERROR_CLASSES: Dict[str, type[AccsynError]] = {
     "authentication_failed": AuthenticationError,
@@ -43,6 +53,7 @@ _GATEWAY_STATUSES = {
 }
 _NOT_PROCESSED_STATUSES = frozenset({429, 503})  # by HTTP, the request was not processed
 _BODY_EXCERPT = 200
+_MISSING = object()
 
 Decoder = Callable[[bytes], Any]
 
@@ -109,12 +120,31 @@ def _guess_error_class(text: str, *, login: bool, http_status: int) -> type[Accs
 
 
 def _is_refusal(reply: Mapping[str, Any]) -> bool:
+    """Whether ``reply`` refuses: ``success`` other than true, or a message and no result."""
+    if "success" in reply:
+        return reply["success"] is not True
     has_message = "message" in reply or "message_hr" in reply
-    return has_message and "result" not in reply and "success" not in reply
+    return has_message and "result" not in reply
+
+
+def _retry_after(reply: Reply) -> Optional[float]:
+    """Seconds asked for by a ``Retry-After`` header (a number or an HTTP date), if any."""
+    value = (reply.headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None  # an unreadable header is ignored, as browsers do
+    return max(0.0, when.timestamp() - time.time())
 
 
 def read_reply(
-    response: requests.Response,
+    response: Reply,
     *,
     url: str,
     uri: str,
@@ -129,8 +159,8 @@ def read_reply(
     refusal (never repeated). ``login`` says that ``uri`` is a login, whose
     unexplained refusals mean bad credentials.
     """
-    status = response.status_code
-    content = response.content
+    status = response.status
+    content = response.body
     if 300 <= status < 400:
         location = response.headers.get("Location", "?")
         raise AttemptFailed(
@@ -157,15 +187,17 @@ def read_reply(
             reason=f"HTTP {status}",
             # 503 and 429 say the request was not processed; a gateway's 502/504 does not tell.
             executed=False if status in _NOT_PROCESSED_STATUSES else None,
-            retry_after=retry_after_seconds(response),
+            retry_after=_retry_after(response),
             rate_limited=status == 429,
         )
     reply: Any = None
-    is_json = True
+    unreadable: Optional[str] = None
     try:
         reply = decode(content)
-    except ValueError:
-        is_json = False
+    except ValueError as exc:
+        unreadable = str(exc)[:100]
+    except RecursionError:
+        unreadable = "nested too deeply to be read"
     if isinstance(reply, dict) and "exception" in reply:
         fault = _server_fault(reply, uri=uri, eid=eid)
         fault.http_status = status
@@ -191,8 +223,12 @@ def read_reply(
         )
     if refusal:
         raise error_from_reply(reply, uri=uri, eid=eid, http_status=status, login=login)
-    if not is_json or not isinstance(reply, dict):
-        what = "a body that is not JSON" if not is_json else "JSON that is not an object"
+    if unreadable is not None or not isinstance(reply, dict):
+        what = (
+            f"a body that is not JSON ({unreadable})"
+            if unreadable
+            else "JSON that is not an object"
+        )
         raise AttemptFailed(
             ServerError(
                 f"The server answered {uri} with HTTP {status} and {what}: {_excerpt(content)}",
@@ -204,3 +240,82 @@ def read_reply(
             executed=None,
         )
     return reply
+
+
+# -- the result of a success reply, as each verb needs it ---------------------------------------
+
+
+def result_missing(reply: Mapping[str, Any], uri: str, expected: str) -> ServerError:
+    """The error for a success reply that holds no usable ``result`` (not raised here)."""
+    if "result" not in reply:
+        got = f"no result (keys: {', '.join(sorted(map(str, reply))[:8]) or 'none'})"
+    else:
+        got = f"result={str(reply['result'])[:100]}"
+    return ServerError(
+        f"The server's reply to {uri} holds no usable result: expected {expected}, got {got}. "
+        "The call may or may not have been carried out.",
+        uri=uri,
+    )
+
+
+def result_list(reply: Mapping[str, Any], uri: str) -> List[Any]:
+    """The ``result`` list of a find or an edit of many (one entity alone is a list of one)."""
+    result = reply.get("result")
+    if isinstance(result, list):
+        return result
+    if isinstance(result, dict):
+        return [result]
+    raise result_missing(reply, uri, "a list")
+
+
+def result_entity(reply: Mapping[str, Any], uri: str) -> Optional[Dict[str, Any]]:
+    """The one entity of a ``result`` (a dict, or a list whose first item is one); None if none."""
+    result = reply.get("result", _MISSING)
+    if isinstance(result, list):
+        result = result[0] if result else None
+    if result is None:
+        return None
+    if isinstance(result, dict):
+        return dict(result)
+    raise result_missing(reply, uri, "an entity")
+
+
+def result_created(reply: Mapping[str, Any], uri: str, *, many: bool) -> Any:
+    """What a create returns: the entity (``many=False``) or the list of them.
+
+    A reply with ``"success": true`` and no ``result`` is returned whole, as
+    the official client does; an empty or unreadable ``result`` is a
+    :class:`ServerError`: the server said nothing about what it created.
+    """
+    if "result" not in reply and reply.get("success") is True:
+        return dict(reply)
+    result = reply.get("result")
+    if isinstance(result, dict):
+        result = [result]
+    if not isinstance(result, list) or not result or not all(isinstance(r, dict) for r in result):
+        raise result_missing(reply, uri, "the entities created")
+    return result if many else dict(result[0])
+
+
+def result_tasks(reply: Mapping[str, Any], uri: str) -> List[Any]:
+    """The tasks a task create returns: ``result`` or ``tasks``; none for ``{"success": true}``."""
+    for key in ("result", "tasks"):
+        if reply.get(key) is not None:
+            found = reply[key]
+            if isinstance(found, dict):
+                return [found]
+            if isinstance(found, list):
+                return found
+            raise result_missing(reply, uri, "a list of tasks")
+    if reply.get("success") is True:
+        return []
+    raise result_missing(reply, uri, "a list of tasks")
+
+
+def result_deleted(reply: Mapping[str, Any], uri: str) -> None:
+    """Raise unless a delete's reply says it was done (a ``result`` of false says it was not)."""
+    if reply.get("result", True) is False:
+        raise InvalidData(
+            f"The server answered {uri} with result false: nothing was deleted.",
+            uri=uri,
+        )

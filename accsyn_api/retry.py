@@ -1,8 +1,8 @@
 """The retry policy of a :class:`~accsyn_api.transport.Transport`.
 
 The settings (``retries``, ``backoff``, ``retry_budget``, ``retry_creates``)
-and their check, the exponential back-off with full jitter, ``Retry-After``
-parsing, and :class:`RetryPolicy`, the loop that repeats a failed attempt
+and their check, the exponential back-off with full jitter, and
+:class:`RetryPolicy`, the loop that repeats a failed attempt
 of a call or gives up with an error saying what happened and whether the
 work may have been done. Given a :class:`~accsyn_api.ratelimit.RateLimiter`,
 the loop takes a token before every attempt and, when the server asks to
@@ -24,9 +24,6 @@ import random
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-import requests
-from urllib3.util.retry import Retry
-
 from .errors import (
     AccsynError,
     ConfigurationError,
@@ -47,7 +44,6 @@ __all__ = [
     "backoff_delay",
     "backoff_delays",
     "check_retry_settings",
-    "retry_after_seconds",
 ]
 
 DEFAULT_RETRIES = 3
@@ -64,7 +60,6 @@ BACKOFF_CAP = 8.0
 
 RetryCreates = Union[bool, str]
 
-_RETRY_AFTER_PARSER = Retry(total=0)  # only its Retry-After parsing is used
 _random = random.Random()
 
 
@@ -125,17 +120,6 @@ def backoff_delays(
 ) -> List[float]:
     """The pauses before each of ``retries`` repeats, as :func:`backoff_delay` draws them."""
     return [backoff_delay(repeat, backoff, cap=cap, rng=rng) for repeat in range(1, retries + 1)]
-
-
-def retry_after_seconds(response: requests.Response) -> Optional[float]:
-    """Seconds asked for by a ``Retry-After`` header (a number or an HTTP date), if any."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(_RETRY_AFTER_PARSER.parse_retry_after(value)))
-    except Exception:  # an unreadable header is ignored, as browsers do
-        return None
 
 
 class AttemptFailed(Exception):

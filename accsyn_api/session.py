@@ -13,10 +13,9 @@ the generation's business (:mod:`accsyn_api.protocol`). Results are plain
 
 from __future__ import annotations
 
-import time
+import functools
 from typing import (
     Any,
-    Callable,
     Dict,
     Iterable,
     Iterator,
@@ -29,13 +28,28 @@ from typing import (
 
 from . import codec
 from .connection import Connection
-from .errors import InvalidData, NotFound, RequestTimeout
+from .errors import InvalidData, NotFound
 from .protocol import names
 from .protocol.base import FindOptions, Generation, Operation
 from .query import Query, check_operators, parse
+from .replies import (
+    result_created,
+    result_deleted,
+    result_entity,
+    result_list,
+    result_missing,
+    result_tasks,
+)
 from .retry import DEFAULT_BACKOFF, DEFAULT_RETRIES, DEFAULT_RETRY_BUDGET, RetryCreates
-from .settings import DEFAULT_TIMEOUT, RateLimit, Settings, Timeout
+from .settings import DEFAULT_MAX_REPLY_BYTES, DEFAULT_TIMEOUT, RateLimit, Settings, Timeout
 from .tls import Verify
+from .waiting import (
+    DEFAULT_INTERVAL,
+    ProgressCallback,
+    Statuses,
+    wait_for_jobs,
+    wanted_statuses,
+)
 
 __all__ = ["Session"]
 
@@ -70,18 +84,28 @@ def _count(value: Optional[int], name: str) -> Optional[int]:
     return value
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(query: str) -> Query:
+    """``query`` parsed; the same text again (a poll, a loop) is not parsed again.
+
+    A :class:`Query` is immutable, so one object can serve every caller.
+    """
+    return parse(query)
+
+
 def _names(attributes: Optional[Iterable[str]]) -> Optional[List[str]]:
     if attributes is None:
         return None
     if isinstance(attributes, str):
         return [attributes]
-    try:
-        return [str(name) for name in attributes]
-    except TypeError:
-        raise InvalidData(
-            f"attributes must be a list of attribute names such as ['code', 'status'], "
-            f"not {attributes!r}."
-        ) from None
+    if isinstance(attributes, Iterable) and not isinstance(attributes, (bytes, bytearray)):
+        names_given = list(attributes)
+        if all(isinstance(name, str) and name.strip() for name in names_given):
+            return names_given
+    raise InvalidData(
+        f"attributes must be a list of attribute names such as ['code', 'status'], "
+        f"not {attributes!r}."
+    )
 
 
 class Session:
@@ -112,8 +136,12 @@ class Session:
     ``verify`` is ``True`` (check TLS certificates against certifi's
     bundle), ``"system"`` (against the operating system's trust store:
     ``pip install 'accsyn-sdk[truststore]'``, Python 3.10+), ``False`` (do not
-    check; a warning is logged) or the path of a CA bundle. ``timeout`` is
-    seconds, or (connect, read). ``pool_size`` is how many connections are
+    check; a warning is logged) or the path of a CA bundle; anything else is
+    refused. ``timeout`` is seconds, or (connect, reply): the time to connect,
+    and the time for the whole reply of each attempt (not per read).
+    ``max_reply_bytes`` (256 MiB) is the largest reply read, as sent and
+    once inflated; a larger one raises :class:`~accsyn_api.ServerError`
+    and is not repeated. ``pool_size`` is how many connections are
     kept open for the threads sharing the session. ``rate_limit`` keeps the
     session under the hosted service's limits (``"auto"``: 30 requests/s,
     bursts of 60, except for a server on this machine; ``None``: no limit; a
@@ -150,6 +178,7 @@ class Session:
         proxy: Optional[str] = None,
         verify: Verify = True,
         timeout: Timeout = DEFAULT_TIMEOUT,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
         pool_size: int = 10,
         retries: int = DEFAULT_RETRIES,
         backoff: float = DEFAULT_BACKOFF,
@@ -174,6 +203,7 @@ class Session:
             proxy=proxy,
             verify=verify,
             timeout=timeout,
+            max_reply_bytes=max_reply_bytes,
             pool_size=pool_size,
             retries=retries,
             backoff=backoff,
@@ -352,10 +382,7 @@ class Session:
         """
         entity = _entity_type(entitytype)
         operation = self._generation().get_entity(entity, _entity_id(entityid))
-        result = self._call(operation).get("result")
-        if isinstance(result, list):
-            return dict(result[0]) if result else None
-        return dict(result) if isinstance(result, Mapping) else None
+        return result_entity(self._call(operation), operation.uri)
 
     def iter_find(
         self,
@@ -438,11 +465,8 @@ class Session:
                 f"create() needs a dict (one {entity}) or a non-empty list of dicts, "
                 f"not {type(data).__name__}."
             )
-        reply = self._call(self._generation().create(entity, payload))
-        created = reply.get("result", [])
-        if isinstance(data, Mapping) and isinstance(created, list):
-            return created[0] if created else None
-        return created
+        operation = self._generation().create(entity, payload)
+        return result_created(self._call(operation), operation.uri, many=isinstance(payload, list))
 
     def update(self, entitytype: str, entityid: str, data: Mapping[str, Any]) -> Dict[str, Any]:
         """Change attributes of one entity and return it as it is now.
@@ -463,13 +487,14 @@ class Session:
                 f"update() needs a non-empty dict of changes, such as {{'status': 'paused'}}, "
                 f"not {data!r}."
             )
-        reply = self._call(self._generation().update(entity, target, dict(data)))
-        result = reply.get("result")
-        if isinstance(result, list):
-            if not result:
-                raise NotFound(f"The server returned no {entity} with id {target}.")
-            return dict(result[0])
-        return dict(result) if isinstance(result, Mapping) else {}
+        operation = self._generation().update(entity, target, dict(data))
+        reply = self._call(operation)
+        if reply.get("result") == []:
+            raise NotFound(f"The server returned no {entity} with id {target}.", uri=operation.uri)
+        found = result_entity(reply, operation.uri)
+        if found is None:
+            raise result_missing(reply, operation.uri, f"the {entity} as it is now")
+        return found
 
     def update_many(
         self,
@@ -506,9 +531,8 @@ class Session:
                 "entity to change, e.g. [{'id': <task id>, 'status': 'excluded'}]."
             )
         changes = [dict(item) for item in data]
-        reply = self._call(self._generation().update_tasks(job_id, changes))
-        result = reply.get("result", [])
-        return list(result) if isinstance(result, list) else [result]
+        operation = self._generation().update_tasks(job_id, changes)
+        return result_list(self._call(operation), operation.uri)
 
     def delete_one(self, entitytype: str, entityid: str) -> bool:
         """Delete one entity, e.g. ``session.delete_one('job', job_id)``; True when done.
@@ -516,7 +540,8 @@ class Session:
         Tasks cannot be deleted: set their status to ``excluded`` instead.
         """
         entity = _entity_type(entitytype)
-        self._call(self._generation().delete(entity, _entity_id(entityid)))
+        operation = self._generation().delete(entity, _entity_id(entityid))
+        result_deleted(self._call(operation), operation.uri)
         return True
 
     # -- waiting --------------------------------------------------------------
@@ -524,40 +549,58 @@ class Session:
     def wait(
         self,
         job_id: str,
-        statuses: Union[str, Iterable[str]] = ("done",),
+        statuses: Statuses = None,
         *,
         timeout: Optional[float] = None,
-        interval: float = 2.0,
-        progress: Optional[Callable[[Dict[str, Any]], None]] = None,
+        interval: float = DEFAULT_INTERVAL,
+        progress: Optional[ProgressCallback] = None,
     ) -> Dict[str, Any]:
-        """Poll a job until its status is one of ``statuses``; return the job.
+        """Poll a job until it ends, or reaches one of ``statuses``; return the job.
 
-        ``statuses`` is one status or several. ``progress`` is called with the
-        job after every poll (to show a bar). Raises
-        :class:`~accsyn_api.RequestTimeout` when ``timeout`` seconds pass first
-        (nothing was changed: ``executed`` is ``False``), and
-        :class:`~accsyn_api.NotFound` if the job disappears.
+        Without ``statuses`` it returns once the job is ``done``, ``failed`` or
+        ``aborted``: ``job["status"]`` says which. With ``statuses`` (one status
+        or several) it returns when the job reaches one of them, or a final
+        status that is not among them (the job will not move on from there by
+        itself). A name that is no job status of this session's API generation
+        raises :class:`~accsyn_api.InvalidData` before anything is polled.
+        ``progress`` is called with the job after every poll (to show a bar).
+        Raises :class:`~accsyn_api.RequestTimeout` when ``timeout`` seconds pass
+        first (nothing was changed: ``executed`` is ``False``), and
+        :class:`~accsyn_api.NotFound` if the job disappears. See
+        :mod:`accsyn_api.waiting`.
         """
-        if isinstance(statuses, str):  # wait(job_id, "done") means one status, not letters
-            statuses = (statuses,)
-        wanted = {status.lower() for status in statuses}
-        identifier = _entity_id(job_id, "job_id")
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            job = self.get_entity("job", identifier)
-            if job is None:
-                raise NotFound(f"Job {identifier} does not exist or is not visible to you.")
-            if progress is not None:
-                progress(job)
-            if str(job.get("status", "")).lower() in wanted:
-                return job
-            if deadline is not None and time.monotonic() + interval > deadline:
-                raise RequestTimeout(
-                    f"Job {identifier} is still {job.get('status')!r} after {timeout} s; "
-                    f"waited for {sorted(wanted)}.",
-                    executed=False,
-                )
-            time.sleep(interval)
+        return self.wait_all(
+            [job_id], statuses, timeout=timeout, interval=interval, progress=progress
+        )[0]
+
+    def wait_all(
+        self,
+        job_ids: Iterable[str],
+        statuses: Statuses = None,
+        *,
+        timeout: Optional[float] = None,
+        interval: float = DEFAULT_INTERVAL,
+        progress: Optional[ProgressCallback] = None,
+    ) -> List[Dict[str, Any]]:
+        """:meth:`wait` for several jobs at once; return them in the order given.
+
+        Each job is polled until it has ended as :meth:`wait` says; ``timeout``
+        is for them all, and the error names every job not yet there.
+        """
+        if isinstance(job_ids, str):
+            job_ids = [job_ids]
+        identifiers = [_entity_id(job_id, "job_id") for job_id in job_ids]
+        if not identifiers:
+            raise InvalidData("wait_all() needs at least one job id.")
+        wanted = wanted_statuses(statuses, self._generation().name)
+        return wait_for_jobs(
+            lambda identifier: self.get_entity("job", identifier),
+            identifiers,
+            wanted,
+            timeout=timeout,
+            interval=interval,
+            progress=progress,
+        )
 
     # -- internals --------------------------------------------------------------
 
@@ -565,9 +608,8 @@ class Session:
         parsed = self._parse(query)
         speaker = self._generation()
         check_operators(parsed, speaker.operators, f"v{speaker.name}")
-        reply = self._call(speaker.find(parsed, options))
-        result = reply.get("result", [])
-        return list(result) if isinstance(result, list) else [result]
+        operation = speaker.find(parsed, options)
+        return result_list(self._call(operation), operation.uri)
 
     def _create_tasks(
         self, data: Any, job_id: Optional[str], flags: Dict[str, bool]
@@ -586,12 +628,10 @@ class Session:
             )
         payload = dict(data) if isinstance(data, Mapping) else {}
         payload.update(flags, tasks=list(tasks))
-        reply = self._call(self._generation().create_tasks(job_id, payload))
+        operation = self._generation().create_tasks(job_id, payload)
         # {"result": [...]}, or for paths alone {"success": true} (with "tasks" from the
         # reference server).
-        result = reply.get("result", reply.get("tasks", []))
-        tasks_created = result if isinstance(result, list) else [result]
-        return {"success": bool(reply.get("success", True)), "tasks": list(tasks_created)}
+        return {"success": True, "tasks": result_tasks(self._call(operation), operation.uri)}
 
     @staticmethod
     def _parse(query: Union[str, Query]) -> Query:
@@ -602,7 +642,7 @@ class Session:
                 f"A query is a string such as 'Job where status=running' (or a Query "
                 f"built with accsyn_api.select), not {query!r}."
             )
-        return parse(query)
+        return _parsed(query)
 
     # -- presentation (last: the name "str" shadows the builtin below it) ------------
 

@@ -29,11 +29,13 @@ from .retry import (
     RetryCreates,
     check_retry_settings,
 )
-from .tls import Verify
+from .secret import Secret
+from .tls import Verify, check_verify
 
 __all__ = [
     "API_VERSIONS",
     "AUTO",
+    "DEFAULT_MAX_REPLY_BYTES",
     "DEFAULT_TIMEOUT",
     "Secret",
     "Settings",
@@ -41,7 +43,11 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT: Tuple[float, float] = (10.0, 120.0)
-"""Seconds to wait for a connection, and for the reply once the request is sent."""
+"""Seconds to wait for a connection, and for the whole reply once connected."""
+
+DEFAULT_MAX_REPLY_BYTES = 256 * 1024 * 1024
+"""The largest reply read (256 MiB), as sent and once inflated; a find of 100,000 jobs is
+about 65 MB."""
 
 AUTO = "auto"
 API_VERSIONS: Tuple[str, ...] = (AUTO, *names.GENERATIONS)
@@ -60,37 +66,6 @@ _VERSION_SPELLINGS: Dict[str, str] = {
     "3.0": names.V3,
     "v3": names.V3,
 }
-
-
-class Secret:
-    """A secret text (an API key or a session key) that never shows itself by accident.
-
-    ``repr`` and ``str`` give ``'***'``; :meth:`reveal` gives the text, for
-    the few places that must send it.
-    """
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """The secret text itself."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
 
 
 @dataclass(frozen=True)
@@ -113,6 +88,7 @@ class Settings:
     proxies: Optional[Mapping[str, str]] = None
     verify: Verify = True
     timeout: Timeout = DEFAULT_TIMEOUT
+    max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES
     pool_size: int = 10
     retries: int = DEFAULT_RETRIES
     backoff: float = DEFAULT_BACKOFF
@@ -139,6 +115,7 @@ class Settings:
         proxy: Optional[str] = None,
         verify: Verify = True,
         timeout: Timeout = DEFAULT_TIMEOUT,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
         pool_size: int = 10,
         retries: int = DEFAULT_RETRIES,
         backoff: float = DEFAULT_BACKOFF,
@@ -176,7 +153,7 @@ class Settings:
         if proxy_text:
             relay, proxies = proxy_settings(proxy_text)
             origin = origin or relay
-        _check_numbers(pool_size, page_size, timeout)
+        _check_numbers(pool_size, page_size, timeout, max_reply_bytes)
         check_rate_limit(rate_limit)
         check_retry_settings(retries, backoff, retry_budget, retry_creates)
         return cls(
@@ -189,8 +166,9 @@ class Settings:
             origin=origin,
             port=port,
             proxies=proxies,
-            verify=verify,
+            verify=check_verify(verify),
             timeout=timeout,
+            max_reply_bytes=max_reply_bytes,
             pool_size=pool_size,
             retries=retries,
             backoff=backoff,
@@ -225,6 +203,13 @@ def _require(value: Optional[str], argument: str, variable: str) -> str:
             f"No {argument} given: pass {argument}=... to Session() "
             f"or set the environment variable {variable}."
         )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # not shown: it may be the key
+        raise ConfigurationError(
+            f"The {argument} (argument {argument}=... or {variable}) holds bytes that are not "
+            "UTF-8 text: give it as text."
+        ) from None
     return value
 
 
@@ -267,8 +252,12 @@ def _origin(
     return None, None
 
 
-def _check_numbers(pool_size: int, page_size: int, timeout: Timeout) -> None:
-    for name, value in (("pool_size", pool_size), ("page_size", page_size)):
+def _check_numbers(pool_size: int, page_size: int, timeout: Timeout, max_reply_bytes: int) -> None:
+    for name, value in (
+        ("pool_size", pool_size),
+        ("page_size", page_size),
+        ("max_reply_bytes", max_reply_bytes),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigurationError(f"{name} must be a positive integer, not {value!r}.")
     parts = timeout if isinstance(timeout, tuple) else (timeout,)

@@ -1,33 +1,62 @@
-"""TLS settings and the pooled :class:`requests.Session` of a transport.
+"""TLS settings: what ``verify`` accepts, and the SSL context a transport connects with.
 
-:func:`http_session` builds the connection pool a
-:class:`~accsyn_api.transport.Transport` sends through: ``verify`` as
-:mod:`requests` takes it (True, False or a CA bundle path), or
-:data:`SYSTEM_TRUST` to check certificates against the operating system's
-trust store (through the optional ``truststore`` package).
+:func:`check_verify` reads the ``verify`` setting (``True``, ``False``, the
+path of a CA bundle, or :data:`SYSTEM_TRUST`); :func:`tls_context` builds the
+one :class:`ssl.SSLContext` a :class:`~accsyn_api.transport.Transport`
+wraps its HTTPS connections with, as :mod:`requests` would check them:
+
+* ``True``: certifi's bundle (the one :mod:`requests` ships with), or the
+  bundle named by ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``, read once;
+* a path: that bundle (a file, or a directory of hashed certificates);
+* :data:`SYSTEM_TRUST`: the operating system's trust store, through the
+  optional ``truststore`` package;
+* ``False``: nothing is checked (the transport logs a warning).
+
+Certificates are checked for the server's host name whenever they are
+checked at all.
 """
 
 from __future__ import annotations
 
 import os
 import ssl
-from typing import TYPE_CHECKING, Any, Tuple, Union
-
-import requests
-import requests.adapters
-from urllib3.util.retry import Retry
+from typing import Union
 
 from .errors import ConfigurationError
 
-if TYPE_CHECKING:
-    from requests.adapters import _HostParams, _PoolKwargs
-
-__all__ = ["SYSTEM_TRUST", "Verify", "http_session"]
+__all__ = ["SYSTEM_TRUST", "Verify", "check_verify", "tls_context"]
 
 SYSTEM_TRUST = "system"
 """``verify=SYSTEM_TRUST`` checks certificates against the operating system's trust store."""
 
 Verify = Union[bool, str]
+
+_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+def check_verify(verify: object) -> Verify:
+    """The ``verify`` setting as the transport uses it; ConfigurationError if it is not one.
+
+    ``True`` and ``False`` are taken as they are, and so is text (``"system"``
+    or a path, which must exist); a :class:`os.PathLike` is read as its path.
+    Anything else (``0``, ``None``, ``"yes"``...) is refused rather than
+    guessed: a falsy value would turn checking off without a word.
+    """
+    if isinstance(verify, bool):
+        return verify
+    if isinstance(verify, os.PathLike):
+        verify = os.fspath(verify)
+    if isinstance(verify, bytes) or not isinstance(verify, str):
+        raise ConfigurationError(
+            f"verify must be True (check certificates), False (do not check), 'system' (the "
+            f"operating system's trust store) or the path of a CA bundle, not {verify!r}."
+        )
+    if verify != SYSTEM_TRUST and not os.path.exists(verify):
+        raise ConfigurationError(
+            f"verify={verify!r} is neither True, False nor 'system', and no such CA bundle "
+            "file exists: give the path of a PEM file of certificate authorities."
+        )
+    return verify
 
 
 def _system_trust_context() -> ssl.SSLContext:
@@ -44,88 +73,36 @@ def _system_trust_context() -> ssl.SSLContext:
     return context
 
 
-class _SystemTrustAdapter(requests.adapters.HTTPAdapter):
-    """An HTTPAdapter whose TLS connections use one given SSL context (the system's trust).
-
-    The CA bundle that :mod:`requests` would otherwise load (certifi's, or
-    ``REQUESTS_CA_BUNDLE``) is left out: the context's own store decides.
-    """
-
-    def __init__(self, ssl_context: ssl.SSLContext, **kwargs: Any) -> None:
-        self._ssl_context = ssl_context
-        super().__init__(**kwargs)
-
-    def init_poolmanager(
-        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
-    ) -> None:
-        pool_kwargs["ssl_context"] = self._ssl_context
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        proxy_kwargs.setdefault("ssl_context", self._ssl_context)
-        return super().proxy_manager_for(proxy, **proxy_kwargs)
-
-    def build_connection_pool_key_attributes(
-        self,
-        request: requests.PreparedRequest,
-        verify: Union[bool, str],
-        cert: Union[str, Tuple[str, str], None] = None,
-    ) -> Tuple[_HostParams, _PoolKwargs]:
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
-            request, verify, cert
-        )
-        pool_kwargs.pop("ca_certs", None)
-        pool_kwargs.pop("ca_cert_dir", None)
-        pool_kwargs["cert_reqs"] = "CERT_REQUIRED"
-        return host_params, pool_kwargs
-
-    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
-        # Let requests handle a client certificate, but load no CA bundle.
-        super().cert_verify(conn, url, False, cert)  # type: ignore[no-untyped-call]
-        conn.cert_reqs = "CERT_REQUIRED"
-
-
-def http_session(verify: Verify, pool_size: int) -> Tuple[requests.Session, Union[bool, str]]:
-    """A pooled requests.Session for ``verify``, and the ``verify`` to give each request.
-
-    Failed connections are not retried inside urllib3 (``Retry`` with no
-    connect retries, read errors re-raised as they are) so that the retry
-    loop sees every failure, tells "not sent" from "lost", and keeps one
-    back-off and one time budget for all of them. With more threads than
-    ``pool_size`` connections, a thread waits for a free connection
-    (``pool_block``) rather than opening one that would be thrown away.
-    """
-    if isinstance(verify, str) and verify != SYSTEM_TRUST and not os.path.exists(verify):
+def _bundle_context(bundle: str) -> ssl.SSLContext:
+    try:
+        if os.path.isdir(bundle):
+            return ssl.create_default_context(capath=bundle)
+        return ssl.create_default_context(cafile=bundle)
+    except (OSError, ssl.SSLError) as exc:
         raise ConfigurationError(
-            f"verify={verify!r} is neither True, False nor 'system', and no such CA bundle "
-            "file exists: give the path of a PEM file of certificate authorities."
-        )
-    http = requests.Session()
-    no_retry = Retry(
-        total=None,
-        connect=0,
-        read=False,
-        status=0,
-        other=0,
-        redirect=False,
-        allowed_methods=None,
-        raise_on_status=False,
-    )
-    adapter: requests.adapters.HTTPAdapter
-    request_verify: Union[bool, str] = verify
+            f"The CA bundle {bundle!r} cannot be read ({exc}): give the path of a PEM file "
+            "of certificate authorities as verify=... (or fix REQUESTS_CA_BUNDLE)."
+        ) from None
+
+
+def _default_bundle() -> str:
+    """The bundle ``verify=True`` means: the environment's choice, else certifi's."""
+    for variable in _BUNDLE_VARIABLES:
+        chosen = os.environ.get(variable)
+        if chosen:
+            return chosen
+    from requests.utils import DEFAULT_CA_BUNDLE_PATH  # certifi's; imported only when needed
+
+    return str(DEFAULT_CA_BUNDLE_PATH)
+
+
+def tls_context(verify: Verify) -> ssl.SSLContext:
+    """The SSL context for HTTPS connections under ``verify`` (see the module text)."""
+    if verify is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
     if verify == SYSTEM_TRUST:
-        adapter = _SystemTrustAdapter(
-            _system_trust_context(),
-            pool_connections=1,
-            pool_maxsize=pool_size,
-            max_retries=no_retry,
-            pool_block=True,
-        )
-        request_verify = True
-    else:
-        adapter = requests.adapters.HTTPAdapter(
-            pool_connections=1, pool_maxsize=pool_size, max_retries=no_retry, pool_block=True
-        )
-    http.mount("http://", adapter)
-    http.mount("https://", adapter)
-    return http, request_verify
+        return _system_trust_context()
+    return _bundle_context(_default_bundle() if verify is True else str(verify))

@@ -1,28 +1,36 @@
 """The HTTP transport of a Session: connections, retries, timeouts, TLS and logging.
 
-A :class:`Transport` holds one pooled :class:`requests.Session` (connections
-are kept alive and reused by all threads of a Session) and sends
+A :class:`Transport` holds the Session's keep-alive connections
+(:mod:`accsyn_api.http_pool`, reused by all its threads) and sends
 :class:`HttpRequest` objects built by a protocol generation
 (:mod:`accsyn_api.protocol`). It knows no generation: no paths, no headers
-of its own, no envelope. For each request it waits its turn under the rate
-limit, sends, reads the reply (:mod:`accsyn_api.replies`), turns failures
-underneath into accsyn errors (:mod:`accsyn_api.http_errors`) and repeats
-what may be repeated (:mod:`accsyn_api.retry`):
+of its own but ``Accept``, ``Accept-Encoding`` and ``User-Agent``, no
+envelope. For each request it waits its turn under the rate limit, sends,
+reads the reply (:mod:`accsyn_api.replies`), turns failures underneath into
+accsyn errors (:mod:`accsyn_api.http_errors`) and repeats what may be
+repeated (:mod:`accsyn_api.retry`):
 
 * a connection that could not be made (nothing was sent) and an HTTP 503
   or 429 (the server says it did not process the request): every method;
-* a connection lost before the reply, a read timeout, an HTTP 502/504, a
+* a connection lost before the reply, a reply late, an HTTP 502/504, a
   reply cut short or not JSON: reads (GET), edits (PUT) and deletes (DELETE);
   creates (POST) only when the server de-duplicates events by ``eid`` or
   ``retry_creates=True``.
 
+Each attempt is bounded: ``timeout=(connect, reply)`` gives the seconds to
+connect and the seconds for the whole reply once connected (not per read),
+and ``max_reply_bytes`` the size of a reply, as sent and once inflated; a
+larger reply is refused with a :class:`~accsyn_api.errors.ServerError` and
+not repeated.
+
 Every repeat sends the very same request (the same event and ``eid``).
 Secrets registered with :meth:`Transport.add_secret` are masked out of
-every error raised, whatever a server echoed back.
+every error raised, in every form the library sends them
+(:class:`~accsyn_api.secret.SecretMask`), whatever a server echoed back.
 
-Proxies given in the environment (``HTTPS_PROXY``...) and CA bundles given in
-``REQUESTS_CA_BUNDLE`` are honoured as :mod:`requests` does, unless the caller
-passes its own proxy (or ``verify="system"``).
+Proxies given in the environment (``HTTPS_PROXY``, ``NO_PROXY``...) and CA
+bundles given in ``REQUESTS_CA_BUNDLE`` are honoured as :mod:`requests` does,
+read once, unless the caller passes its own proxy (or ``verify="system"``).
 """
 
 from __future__ import annotations
@@ -30,29 +38,26 @@ from __future__ import annotations
 import itertools
 import logging
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 from urllib.parse import urlsplit
 
-import requests
-import requests.auth
-
 from .errors import AccsynError, ConfigurationError
-from .http_errors import attempt_failure
+from .http_errors import WireFailure, attempt_failure
+from .http_pool import ConnectionPools, Reply
+from .proxies import check_socks_support
 from .ratelimit import make_limiter
 from .replies import read_reply
 from .retry import RetryPolicy
+from .secret import Secret, SecretMask
 from .settings import Settings
-from .tls import http_session
 
 __all__ = ["HttpRequest", "Transport"]
 
 logger = logging.getLogger("accsyn_api.transport")
 
 _verbose_numbers = itertools.count(1)
-_MIN_SECRET_LENGTH = 8  # shorter "keys" (as in examples) would mask ordinary words
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,8 @@ class HttpRequest:
 
     ``url`` is the address without a query string (named in messages);
     ``query_string`` is sent after ``?`` (GET and DELETE events).
-    ``authorization`` is the ``Authorization`` header value. ``uri`` names
+    ``authorization`` is the ``Authorization`` header value, kept as a
+    :class:`~accsyn_api.secret.Secret` (text given is wrapped). ``uri`` names
     the operation in logs and errors; ``only_reads`` says it changes nothing
     even if it is not a GET; ``login`` says it is a login (its unexplained
     refusals mean bad credentials).
@@ -71,41 +77,44 @@ class HttpRequest:
     url: str
     uri: str
     eid: Optional[str] = None
-    body: Optional[bytes] = None
-    query_string: Optional[str] = None
+    body: Optional[bytes] = field(default=None, repr=False)
+    query_string: Optional[str] = field(default=None, repr=False)
     headers: Mapping[str, str] = field(default_factory=dict)
-    authorization: Optional[str] = field(default=None, repr=False)
+    authorization: Union[str, Secret, None] = field(default=None, repr=False)
     only_reads: bool = False
     login: bool = False
 
+    def __post_init__(self) -> None:
+        if isinstance(self.authorization, str):
+            object.__setattr__(self, "authorization", Secret(self.authorization))
 
-class _HeaderAuth(requests.auth.AuthBase):
-    """Sets the ``Authorization`` header.
+    @property
+    def secret_authorization(self) -> Optional[Secret]:
+        """The ``Authorization`` value, masked."""
+        value = self.authorization
+        return Secret(value) if isinstance(value, str) else value
 
-    Passing it as ``auth=`` (rather than as a plain header) also stops
-    :mod:`requests` from replacing the header with credentials from a
-    ``~/.netrc`` file.
-    """
 
-    def __init__(self, value: str) -> None:
-        self._value = value
+def _user_agent() -> str:
+    from . import __version__  # imported late: accsyn_api/__init__ may still be loading
 
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = self._value
-        return request
+    return f"accsyn_api/{__version__}"
 
-    def __repr__(self) -> str:
-        return "<_HeaderAuth ***>"
+
+def _timeout_pair(timeout: Union[float, Tuple[float, float]]) -> Tuple[float, float]:
+    if isinstance(timeout, tuple):
+        return float(timeout[0]), float(timeout[1])
+    return float(timeout), float(timeout)
 
 
 class Transport:
-    """One connection pool to accsyn servers, shared by the threads of a Session.
+    """The connections of a Session to accsyn servers, shared by its threads.
 
     Built from the Session's :class:`~accsyn_api.settings.Settings`: TLS
-    (``verify``), ``timeout``, ``proxies``, ``pool_size``, the retry policy,
-    the rate limit and ``verbose`` (this Transport's log lines, DEBUG and up,
-    printed to stderr through a logger of its own, ``accsyn_api.transport.<n>``,
-    leaving every other logger alone).
+    (``verify``), ``timeout``, ``max_reply_bytes``, ``proxies``,
+    ``pool_size``, the retry policy, the rate limit and ``verbose`` (this
+    Transport's log lines, DEBUG and up, printed to stderr through a logger of
+    its own, ``accsyn_api.transport.<n>``, leaving every other logger alone).
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -121,18 +130,27 @@ class Transport:
             limiter=make_limiter(settings.rate_limit, host),
         )
         self._timeout = settings.timeout
-        self._proxies = dict(settings.proxies) if settings.proxies else None
-        self._secrets: List[str] = []
-        self._secrets_lock = threading.Lock()
-        self.add_secret(settings.api_key.reveal())
+        self._mask = SecretMask()
+        self._mask.add(settings.api_key)
         self.closed = False
         """True once :meth:`close` was called; requests are refused from then on."""
 
-        self._http, self._verify = http_session(settings.verify, settings.pool_size)
+        check_socks_support(settings.proxies)
+        self._pools = ConnectionPools(
+            verify=settings.verify,
+            proxies=settings.proxies,
+            pool_size=settings.pool_size,
+            timeout=_timeout_pair(settings.timeout),
+            max_reply_bytes=settings.max_reply_bytes,
+        )
+        self._headers = {
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip, deflate",
+            "User-Agent": _user_agent(),
+        }
         if settings.verbose:  # last of the steps that can fail, so no handler is left behind
             self._log, self._verbose_handler = _verbose_logger()
             self._retry.log = self._log
-        self._http.headers["Accept"] = "application/json"
         if settings.verify is False:
             self._log.warning(
                 "TLS certificates are NOT checked (verify=False): anyone on the network path "
@@ -148,12 +166,9 @@ class Transport:
         """Seconds within which a failed request may still be repeated."""
         return self._retry.budget
 
-    def add_secret(self, *secrets: Optional[str]) -> None:
+    def add_secret(self, *secrets: Union[str, Secret, None]) -> None:
         """Mask each secret (a key, or a header that holds one) in every error from now on."""
-        with self._secrets_lock:
-            for secret in secrets:
-                if secret and len(secret) >= _MIN_SECRET_LENGTH and secret not in self._secrets:
-                    self._secrets.append(secret)
+        self._mask.add(*secrets)
 
     def send(
         self,
@@ -178,45 +193,9 @@ class Transport:
             )
         if deadline is None:
             deadline = time.monotonic() + self._retry.budget
-        target = request.url
-        if request.query_string:
-            target = f"{target}?{request.query_string}"
-        kwargs: Dict[str, Any] = {
-            "data": request.body,
-            "headers": dict(request.headers),
-            "auth": _HeaderAuth(request.authorization) if request.authorization else None,
-            "timeout": self._timeout,
-            "verify": self._verify,
-            "proxies": self._proxies,
-            "allow_redirects": False,
-        }
-
-        def attempt() -> Dict[str, Any]:
-            started = time.perf_counter()
-            try:
-                response = self._http.request(request.method, target, **kwargs)
-            except requests.exceptions.RequestException as exc:
-                raise attempt_failure(
-                    exc,
-                    method=request.method,
-                    url=request.url,
-                    uri=request.uri,
-                    eid=request.eid,
-                    timeout=self._timeout,
-                ) from None
-            self._log_call(request, started, response)
-            return read_reply(
-                response,
-                url=request.url,
-                uri=request.uri,
-                eid=request.eid,
-                decode=decode,
-                login=request.login,
-            )
-
         try:
             return self._retry.run(
-                attempt,
+                lambda: self._attempt(request, decode),
                 method=request.method,
                 uri=request.uri,
                 eid=request.eid,
@@ -227,20 +206,52 @@ class Transport:
         except AccsynError as exc:
             raise self._scrubbed(exc) from None
 
+    def _attempt(self, request: HttpRequest, decode: Callable[[bytes], Any]) -> Dict[str, Any]:
+        started = time.perf_counter()
+        url = request.url
+        if request.query_string:
+            url = f"{url}?{request.query_string}"
+        headers = self._headers
+        if request.headers:
+            headers = {**headers, **request.headers}
+        try:
+            reply = self._pools.exchange(
+                request.method,
+                url,
+                body=request.body,
+                headers=headers,
+                authorization=request.secret_authorization,
+            )
+        except WireFailure as exc:
+            raise attempt_failure(
+                exc,
+                method=request.method,
+                url=request.url,
+                uri=request.uri,
+                eid=request.eid,
+                timeout=self._timeout,
+            ) from None
+        self._log_call(request, started, reply)
+        return read_reply(
+            reply,
+            url=request.url,
+            uri=request.uri,
+            eid=request.eid,
+            decode=decode,
+            login=request.login,
+        )
+
     def _scrubbed(self, exc: AccsynError) -> AccsynError:
         """``exc`` with any secret that a server echoed masked out."""
-        with self._secrets_lock:
-            secrets = sorted(self._secrets, key=len, reverse=True)
+        self._mask.add(*self._pools.proxy_secrets)
         for attribute in ("message", "_message_hr"):
             text = getattr(exc, attribute)
             if text:
-                for secret in secrets:
-                    text = text.replace(secret, "***")
-                setattr(exc, attribute, text)
+                setattr(exc, attribute, self._mask.scrub(text))
         exc.args = (exc.message,)
         return exc
 
-    def _log_call(self, request: HttpRequest, started: float, response: requests.Response) -> None:
+    def _log_call(self, request: HttpRequest, started: float, reply: Reply) -> None:
         if self._log.isEnabledFor(logging.DEBUG):
             elapsed_ms = (time.perf_counter() - started) * 1000.0
             self._log.debug(
@@ -248,9 +259,9 @@ class Transport:
                 request.method,
                 request.uri,
                 request.eid or "-",
-                response.status_code,
+                reply.status,
                 elapsed_ms,
-                len(response.content),
+                len(reply.body),
             )
 
     def close(self) -> None:
@@ -259,7 +270,7 @@ class Transport:
         Requests sent afterwards raise :class:`~accsyn_api.errors.ConfigurationError`.
         """
         self.closed = True
-        self._http.close()
+        self._pools.close()
         if self._verbose_handler is not None:
             self._log.removeHandler(self._verbose_handler)
             self._verbose_handler = None

@@ -396,6 +396,7 @@ def test_a_closed_session_refuses_calls(accsyn_server: LocalServer) -> None:
     with pytest.raises(accsyn_api.ConfigurationError) as error:
         session.find("Job")
     assert "closed" in str(error.value)
+    assert repr(session).startswith("<Session closed ")
 
 
 @pytest.mark.parametrize("blank", ["", "   "])

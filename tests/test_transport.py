@@ -11,6 +11,7 @@ and the fault matrix have modules of their own (``test_retries.py``,
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import http.server
 import logging
@@ -609,7 +610,9 @@ def test_a_silent_server_times_out_the_login(silent_port: int, accsyn_api_versio
     assert time.monotonic() - started < 3
     error = caught.value
     assert error.uri == URIS[accsyn_api_version]["login"]
-    assert "within the read timeout of 0.5 s" in str(error) and "safe to repeat" in str(error)
+    assert "within the timeout of 0.5 s for the whole reply" in str(
+        error
+    ) and "safe to repeat" in str(error)
     assert "key-0123456789abcdef" not in str(error) + repr(error)
 
 
@@ -650,6 +653,9 @@ class _RawHandler(http.server.BaseHTTPRequestHandler):
         self._answer()
 
     def do_PUT(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
         self._answer()
 
     def _answer(self) -> None:
@@ -913,3 +919,106 @@ def test_proxy_settings_rejects_other_forms(proxy: str) -> None:
         proxy_settings(proxy)
     assert "accsyn:<host>:<port>" in str(caught.value)
     assert "socks5:<host>:<port>" in str(caught.value)
+
+
+# -- the connections: reuse, servers that close them, HTTP proxies of the environment -----------
+
+
+class _ClosingServer(_RawServer):
+    """Answers each event, then closes the connection a moment later (an idle timeout)."""
+
+    def __init__(self) -> None:
+        replies = {
+            f"{names.V1_API_PATH}/{names.V1_LOGIN_URI}": _v1_login_reply(),
+            f"{names.V1_API_PATH}/{names.EVENT_URI}": (
+                200,
+                "application/json",
+                b'{"result": [{"id": "614d660de50d45bb027c9bdd", "code": "x"}]}',
+                0,
+            ),
+        }
+        super().__init__(replies)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        threading.Timer(0.1, _quietly_shut, args=(request,)).start()
+        super().finish_request(request, client_address)
+
+
+def _quietly_shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def test_a_connection_the_server_closed_meanwhile_is_not_used() -> None:
+    with _ClosingServer() as closing:
+        session = _credentials_for(names.V1, closing.url, retries=0)
+        for _ in range(3):
+            time.sleep(0.3)  # the server has closed the idle connection by now
+            created = session.create("job", dict(NEW_JOB))  # never repeated: retries=0
+            assert created["code"] == "x"
+        session.close()
+
+
+class _HttpProxy(netsupport.TcpRelay):
+    """An HTTP proxy asking for a password: CONNECT tunnels only, as for HTTPS."""
+
+    def __init__(self, password: str) -> None:
+        super().__init__(("127.0.0.1", 1))
+        self.expected = "Basic " + base64.b64encode(f"bob:{password}".encode()).decode()
+        self.tunnels: List[str] = []
+
+    def _open_upstream(self, client: socket.socket) -> Optional[socket.socket]:
+        client.settimeout(5)
+        head = b""
+        while b"\r\n\r\n" not in head and len(head) < 65536:
+            chunk = client.recv(4096)
+            if not chunk:
+                return None
+            head += chunk
+        lines = head.decode("latin-1").split("\r\n")
+        method, target, _ = lines[0].split(" ")
+        auth = [
+            line.split(":", 1)[1].strip() for line in lines if line.lower().startswith("proxy-a")
+        ]
+        if method != "CONNECT" or auth != [self.expected]:
+            client.sendall(
+                b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n"
+            )
+            return None
+        self.tunnels.append(target)
+        host, port = target.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)), timeout=5)
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        return upstream
+
+
+@pytest.fixture
+def proxy_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[_HttpProxy]:
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with _HttpProxy("pa55-proxy-word") as proxy:
+        yield proxy
+
+
+@both_generations
+def test_https_goes_through_the_http_proxy_of_the_environment(
+    proxy_environment: _HttpProxy, accsyn_api_version: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = proxy_environment
+    pytest.importorskip("trustme")
+    with LocalServer(tls=True, api_version=accsyn_api_version) as server:
+        address = server.url.split("//", 1)[1]
+        monkeypatch.setenv("HTTPS_PROXY", f"http://bob:pa55-proxy-word@127.0.0.1:{proxy.port}")
+        with server.session() as session:
+            assert session.find_one(f"Job where id={JOB_LATEST_EDIT}") is not None
+        assert proxy.tunnels == [address]  # one tunnel, kept alive for the login and the find
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        with server.session() as session:
+            assert session.find("Job")
+        assert len(proxy.tunnels) == 1  # bypassed
+        monkeypatch.delenv("NO_PROXY")
+        monkeypatch.setenv("HTTPS_PROXY", f"http://bob:wrong-word@127.0.0.1:{proxy.port}")
+        with pytest.raises(ConnectionFailed) as refused:
+            server.session(retries=0)
+    assert "proxy" in str(refused.value) and "407" in str(refused.value)
+    assert "wrong-word" not in str(refused.value) + repr(refused.value)

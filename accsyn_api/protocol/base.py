@@ -19,7 +19,6 @@ import socket
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
-from urllib.parse import quote
 
 from .. import codec
 from ..errors import InvalidData, InvalidQuery
@@ -32,6 +31,18 @@ __all__ = ["FindOptions", "Generation", "LoginState", "Operation", "b64_json", "
 
 BODY_METHODS = frozenset({"POST", "PUT"})
 QUERY_METHODS = frozenset({"GET", "DELETE"})
+
+_URL_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+_URL_ESCAPES = [chr(byte) if byte in _URL_SAFE else f"%{byte:02X}" for byte in range(256)]
+
+
+def url_quoted(text: str) -> str:
+    """``text`` percent-encoded as UTF-8, every byte but letters, digits and ``_.-~``.
+
+    The same text as ``urllib.parse.quote(text, safe="")``, in a third less time
+    (a GET event is quoted on every call).
+    """
+    return "".join(map(_URL_ESCAPES.__getitem__, text.encode("utf-8")))
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,43 @@ def _equalities(parsed: Query) -> List[Comparison]:
     return [item for item in operands if isinstance(item, Comparison)]
 
 
+def _text_not_utf8(value: Any, path: str) -> Optional[Tuple[str, str]]:
+    """The place and the text of the first string in ``value`` that is not valid Unicode."""
+    pending: List[Tuple[Any, str]] = [(value, path)]
+    while pending:
+        item, where = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return where, item
+        elif isinstance(item, Mapping):
+            for key, inner in item.items():
+                pending.extend(((key, f"{where} (a key)"), (inner, f"{where}[{key!r}]")))
+        elif isinstance(item, (list, tuple)):
+            pending.extend((inner, f"{where}[{index}]") for index, inner in enumerate(item))
+    return None
+
+
+def _not_utf8(operation: Operation) -> InvalidData:
+    """The refusal of an operation holding text that cannot travel as UTF-8."""
+    found = None
+    for value, name in (
+        (operation.data, "data"),
+        (operation.query, "the query"),
+        (operation.entityid, "the id"),
+    ):
+        found = found or _text_not_utf8(value, name)
+    where, text = found or ("the call", "")
+    return InvalidData(
+        f"{where} holds text that is not valid Unicode: {text!r}. This is how Python gives "
+        "a file name whose bytes are not UTF-8 (os.listdir, os.walk...). accsyn paths are "
+        "UTF-8 text: rename the file, or pass the name decoded from its bytes in their "
+        "real encoding, e.g. os.fsencode(name).decode('latin-1').",
+        uri=operation.uri,
+    )
+
+
 class Generation(ABC):
     """One generation of the accsyn API, as a client speaks it."""
 
@@ -127,6 +175,9 @@ class Generation(ABC):
     def __init__(self) -> None:
         self.hostname = socket.gethostname()
         self.device = device_text()
+        self._headers_made: Optional[
+            Tuple[LoginState, Settings, Secret, Dict[str, str], Dict[str, str]]
+        ] = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} v{self.name}>"
@@ -187,7 +238,26 @@ class Generation(ABC):
         operation: Operation,
         eid: str,
     ) -> HttpRequest:
-        """The HTTP request carrying ``operation`` as an event."""
+        """The HTTP request carrying ``operation`` as an event.
+
+        Text that cannot travel as UTF-8 (a file name from :func:`os.listdir`
+        holding bytes that are not UTF-8) raises :class:`InvalidData` naming
+        where it is.
+        """
+        try:
+            return self._event_request(settings, login, origin, session_uuid, operation, eid)
+        except UnicodeEncodeError:
+            raise _not_utf8(operation) from None
+
+    def _event_request(
+        self,
+        settings: Settings,
+        login: LoginState,
+        origin: str,
+        session_uuid: str,
+        operation: Operation,
+        eid: str,
+    ) -> HttpRequest:
         uri = operation.uri
         event = self.envelope(settings, login, session_uuid, uri, eid)
         data_text = self._data_text(operation.data, uri)
@@ -206,7 +276,7 @@ class Generation(ABC):
         if data_text is not None:
             # Splice the already encoded payload in rather than encoding it twice.
             envelope = f'{envelope[:-1]},"data":{data_text}}}'
-        authorization, headers = self.call_headers(settings, login)
+        authorization, headers, body_headers = self._call_headers_of(settings, login)
         url = f"{origin}{self.api_path}/{names.EVENT_URI}"
         if operation.method in BODY_METHODS:
             return HttpRequest(
@@ -215,7 +285,7 @@ class Generation(ABC):
                 uri,
                 eid,
                 body=envelope.encode("utf-8"),
-                headers={**headers, "Content-Type": "application/json"},
+                headers=body_headers,
                 authorization=authorization,
             )
         return HttpRequest(
@@ -223,10 +293,22 @@ class Generation(ABC):
             url,
             uri,
             eid,
-            query_string=quote(envelope, safe=""),
+            query_string=url_quoted(envelope),
             headers=headers,
             authorization=authorization,
         )
+
+    def _call_headers_of(
+        self, settings: Settings, login: LoginState
+    ) -> Tuple[Secret, Dict[str, str], Dict[str, str]]:
+        """:meth:`call_headers` (and with a JSON body), made once per login."""
+        made = self._headers_made
+        if made is None or made[0] is not login or made[1] is not settings:
+            authorization, headers = self.call_headers(settings, login)
+            body_headers = {**headers, "Content-Type": "application/json"}
+            made = (login, settings, Secret(authorization), headers, body_headers)
+            self._headers_made = made
+        return made[2], made[3], made[4]
 
     @abstractmethod
     def _data_text(self, data: Any, uri: str) -> Optional[str]:
