@@ -10,10 +10,12 @@ plain dict: ``{"result": ...}`` on success, a refusal ``{"message",
 expired session key) or ``{"exception": ...}`` for an internal fault.
 
 The Backend authenticates (v1.0: session keys from a login; v3: the API key
-on every call), checks each event's envelope, replays replies by ``eid`` and
+on every call), checks each event's envelope, replays the replies of writes
+by ``eid`` (:mod:`~accsyn_api.testing.replays`, bounded in bytes) and
 dispatches. It leans on modules with one job each:
 :mod:`~accsyn_api.testing.model` (the state), :mod:`~accsyn_api.testing.reads`
-(finds and the lifecycle), :mod:`~accsyn_api.testing.operations` and
+and :mod:`~accsyn_api.testing.finding` (finds and the lifecycle),
+:mod:`~accsyn_api.testing.operations` and
 :mod:`~accsyn_api.testing.task_operations` (changes),
 :mod:`~accsyn_api.testing.permissions` (the roles),
 :mod:`~accsyn_api.testing.matching` (queries), :mod:`~accsyn_api.testing.rows`
@@ -51,33 +53,30 @@ Choices made where the documentation is silent:
 
 from __future__ import annotations
 
-import copy
 import functools
 import logging
 import secrets
 import threading
-from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from accsyn_api.errors import AccsynError, NotFound
 from accsyn_api.protocol import names
 from accsyn_api.testing.demo import USER_BY_ROLE, build_workspace
+from accsyn_api.testing.finding import FindCache
 from accsyn_api.testing.generations import Generation, generation_of
 from accsyn_api.testing.model import NEVER, Clock, User
 from accsyn_api.testing.operations import create_jobs, delete_job, edit_job
 from accsyn_api.testing.reads import Reader
 from accsyn_api.testing.refusals import invalid, listing, refusal
+from accsyn_api.testing.replays import REPLAY_STORE_BYTES, ReplayStore
 from accsyn_api.testing.rows import user_by_email
 from accsyn_api.testing.sessions import SessionKeys, query_parser
 from accsyn_api.testing.simulation import DEFAULT_SPEED, TransferSimulation
 from accsyn_api.testing.task_operations import create_tasks, delete_tasks, edit_tasks
 
-__all__ = ["NEVER", "Backend", "Clock"]
+__all__ = ["NEVER", "REPLAY_STORE_BYTES", "Backend", "Clock"]
 
 logger = logging.getLogger("accsyn_api.testing.backend")
-
-REPLY_STORE_SIZE = 10_000
 
 _Operation = Callable[[User, Mapping[str, Any]], Dict[str, Any]]
 
@@ -105,13 +104,8 @@ V1_URIS: Dict[str, Tuple[str, str]] = {
 
 METHODS = {"find": "GET", "create": "POST", "edit": "PUT", "delete": "DELETE"}
 """The HTTP method of each operation."""
-
-
-@dataclass
-class _StoredReply:
-    reply: Dict[str, Any]
-    user_id: str
-    uri: str
+WRITE_METHODS = ("POST", "PUT", "DELETE")
+"""The methods of the operations that change the workspace: their replies are kept for replay."""
 
 
 class Backend:
@@ -122,7 +116,10 @@ class Backend:
     ``simulate=True`` makes jobs that may run progress with the clock at
     ``speed`` MB/s (see :mod:`~accsyn_api.testing.simulation`); the
     :class:`~accsyn_api.testing.simulation.TransferSimulation` is then
-    :attr:`simulation` (None otherwise).
+    :attr:`simulation` (None otherwise). The demo users get new random API keys
+    unless ``api_keys`` (by e-mail) gives them, e.g.
+    :data:`~accsyn_api.testing.demo.FIXED_API_KEYS`. ``replay_bytes`` bounds what
+    the :attr:`replay_store` holds (default :data:`REPLAY_STORE_BYTES`, 32 MiB).
     """
 
     def __init__(
@@ -132,14 +129,17 @@ class Backend:
         demo: bool = True,
         simulate: bool = False,
         speed: float = DEFAULT_SPEED,
+        api_keys: Optional[Mapping[str, str]] = None,
+        replay_bytes: int = REPLAY_STORE_BYTES,
     ) -> None:
         self.clock = clock if clock is not None else Clock()
         self.simulation = TransferSimulation(speed) if simulate else None
-        self._workspace = build_workspace(self.clock.now(), with_jobs=demo)
+        self._workspace = build_workspace(self.clock.now(), with_jobs=demo, api_keys=api_keys)
         self.domain = self._workspace.domain
         self._lock = threading.Lock()
-        self._sessions = SessionKeys(self._workspace)
-        self._replies: OrderedDict[str, _StoredReply] = OrderedDict()
+        self._sessions = SessionKeys(self._workspace, self.clock)
+        self._replays = ReplayStore(replay_bytes)
+        self._find_cache = FindCache()
 
     # ------------------------------------------------------------ public API
 
@@ -159,6 +159,27 @@ class Backend:
         key = generation_of(api_version).workspace_key
         return {key: self.domain, "username": user.email, "api_key": user.api_key}
 
+    def caller_refusal(
+        self, credentials: Optional[Mapping[str, Any]], api_version: str = names.V1
+    ) -> Optional[Dict[str, Any]]:
+        """The refusal for a caller that does not authenticate, or None when it does.
+
+        ``credentials`` as for :meth:`handle`'s ``session``. The front ends ask this
+        before they decode a request's body.
+        """
+        gen = generation_of(api_version)
+        with self._lock:
+            try:
+                self._authenticate(gen, credentials)
+            except AccsynError as error:
+                return refusal(error)
+        return None
+
+    @property
+    def replay_store(self) -> ReplayStore:
+        """The events remembered by ``eid`` (write replies for replay); see ``replays.py``."""
+        return self._replays
+
     def knows_workspace(self, workspace: Any) -> bool:
         """Whether ``workspace`` names this backend's workspace (in any case)."""
         return isinstance(workspace, str) and workspace.strip().lower() == self.domain
@@ -172,11 +193,14 @@ class Backend:
         """How many times the event with this ``eid`` was executed: 0 or 1.
 
         An event that was handled, whether it succeeded or was refused, counts
-        once; its repeats are answered from the stored reply and do not count.
-        A refusal for an expired session is not stored: the event was not run.
+        once. The repeats of a write (create, edit, delete) are answered from its
+        stored reply and do not count; a repeated read is read again (reads keep
+        no reply) and still counts once. A refusal for an expired session is not
+        stored: the event was not run. Only the events the replay store still
+        remembers (see :mod:`~accsyn_api.testing.replays`) count.
         """
         with self._lock:
-            return int(eid in self._replies)
+            return int(self._replays.executed(eid))
 
     def login(
         self,
@@ -242,6 +266,7 @@ class Backend:
         """Bring simulated transfers up to now (nothing without simulation)."""
         if self.simulation is not None:
             self.simulation.advance(self._workspace, self.clock.instant())
+            self._workspace.version += 1  # statuses may have moved
 
     # ------------------------------------------------------------- dispatch
 
@@ -266,27 +291,22 @@ class Backend:
             return refusal(error)
         uri = event["uri"].strip("/").lower()
         eid = event.get("eid")
-        if isinstance(eid, str) and eid:
-            stored = self._replies.get(eid)
-            if stored is not None:
-                if stored.user_id != user.id or stored.uri != uri:
-                    return refusal(
-                        invalid(
-                            f"event id {eid} was already used for another event",
-                            "This event id (eid) was already used for a different call; "
-                            "give every new event a fresh uuid4 and reuse it only to retry "
-                            "the very same call.",
-                        )
-                    )
-                return copy.deepcopy(stored.reply)
+        method = method.upper()
         try:
-            reply = self._dispatch(gen, method.upper(), uri, user, event)
+            replayed = self._replays.repeat_of(eid, user.id, uri)
+        except AccsynError as error:
+            return refusal(error)  # the eid of another call
+        if replayed is not None:
+            return replayed  # a write's repeat: answered, not done again
+        try:
+            reply = self._dispatch(gen, method, uri, user, event)
         except AccsynError as error:
             reply = refusal(error)
+        write = method in WRITE_METHODS
+        if write:
+            self._workspace.version += 1  # what finds keep is stale now
         if isinstance(eid, str) and eid:
-            self._replies[eid] = _StoredReply(copy.deepcopy(reply), user.id, uri)
-            while len(self._replies) > REPLY_STORE_SIZE:
-                self._replies.popitem(last=False)
+            self._replays.remember(eid, user.id, uri, reply, write=write)
         return reply
 
     def _check_envelope(self, gen: Generation, event: Mapping[str, Any]) -> None:
@@ -335,7 +355,7 @@ class Backend:
 
     def _operations(self, gen: Generation) -> Dict[Tuple[str, str], _Operation]:
         ws, clock = self._workspace, self.clock
-        reader = Reader(ws, clock, gen, query_parser(gen))
+        reader = Reader(ws, clock, gen, query_parser(gen), self._find_cache)
         table: Dict[Tuple[str, str], _Operation] = {
             ("entitytypes", "entitytypes"): reader.entitytypes,
             ("attributes", "attributes"): reader.attributes,

@@ -1,8 +1,7 @@
 """The demo workspace ``acmevfx``: the users, sites, queues, jobs and tasks of ``jobs.rst``.
 
-Every example of the Jobs chapter runs as written against it. Users and their
-fixed API keys (the reference server is for tests; these keys open nothing
-else):
+Every example of the Jobs chapter runs as written against it. Its users (each
+workspace gets new API keys, see :func:`build_workspace`):
 
 ==========================  ==========  ==================================
 e-mail                      clearance   id
@@ -20,8 +19,9 @@ job finished twenty days ago (found with ``archived=True``).
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from accsyn_api.testing.model import (
     Endpoint,
@@ -56,12 +56,28 @@ USER_BY_ROLE = {
 """The demo user behind ``Backend.credentials(role)``; ``standard`` is the v3 name of the
 restricted ``user`` role."""
 
-API_KEYS = {
+FIXED_API_KEYS: Mapping[str, str] = {
     "admin@acmevfx.com": "demo-admin-key-7f3e9a21c4b8",
     "employee@acmevfx.com": "demo-employee-key-2b6d8f04e1a9",
     "lars@edit.com": "demo-lars-key-9c1a5e73d2f0",
     "user@mail.com": "demo-user-key-4e8b0c62a7d3",
 }
+"""Published API keys, by user e-mail, for reproducible tests only
+(``LocalServer(fixed_keys=True)``, ``Backend(api_keys=FIXED_API_KEYS)``): anyone
+who can reach a server using them can log in as its admin."""
+
+_USERS = (
+    (ADMIN_ID, "admin@acmevfx.com", "admin"),
+    (EMPLOYEE_ID, "employee@acmevfx.com", "employee"),
+    (LARS_ID, "lars@edit.com", "user"),
+    (USER_ID, "user@mail.com", "user"),
+)
+
+
+def new_api_keys() -> Dict[str, str]:
+    """A fresh random API key (``secrets.token_urlsafe(24)``) for each demo user, by e-mail."""
+    return {email: secrets.token_urlsafe(24) for _, email, _ in _USERS}
+
 
 JOB_LATEST_EDIT = "614d660de50d45bb027c9bdd"
 JOB_CAMERA_ROLLS = "5a7325f8b7ef72f5f9d74bf4"
@@ -76,17 +92,21 @@ _LARS = Endpoint("user", LARS_ID)
 _STOCKHOLM = Endpoint("site", STOCKHOLM_SITE_ID)
 
 
-def build_workspace(now: datetime, *, with_jobs: bool = True) -> Workspace:
-    """A fresh demo workspace; ``now`` dates the jobs whose lifecycle matters."""
+def build_workspace(
+    now: datetime, *, with_jobs: bool = True, api_keys: Optional[Mapping[str, str]] = None
+) -> Workspace:
+    """A fresh demo workspace; ``now`` dates the jobs whose lifecycle matters.
+
+    ``api_keys`` (by user e-mail, every demo user) defaults to :func:`new_api_keys`.
+    """
+    keys = new_api_keys() if api_keys is None else dict(api_keys)
+    missing = [email for _, email, _ in _USERS if not keys.get(email)]
+    if missing:
+        raise ValueError(f"api_keys has no key for {', '.join(missing)}")
     founded = datetime(2018, 1, 5, 9, 0, 0)
     workspace = Workspace(organization_id=ORGANIZATION_ID, domain=DOMAIN, created=founded)
-    for user_id, email, clearance in (
-        (ADMIN_ID, "admin@acmevfx.com", "admin"),
-        (EMPLOYEE_ID, "employee@acmevfx.com", "employee"),
-        (LARS_ID, "lars@edit.com", "user"),
-        (USER_ID, "user@mail.com", "user"),
-    ):
-        workspace.users[user_id] = User(user_id, email, clearance, API_KEYS[email], founded)
+    for user_id, email, clearance in _USERS:
+        workspace.users[user_id] = User(user_id, email, clearance, keys[email], founded)
     workspace.sites[HQ_SITE_ID] = Site(HQ_SITE_ID, "hq", True, founded)
     workspace.sites[STOCKHOLM_SITE_ID] = Site(STOCKHOLM_SITE_ID, "stockholm", False, founded)
     workspace.shares[PROJECTS_SHARE_ID] = Share(PROJECTS_SHARE_ID, "projects", HQ_SITE_ID, founded)

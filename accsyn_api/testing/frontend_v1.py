@@ -10,6 +10,10 @@
 
 Replies from the backend go out with HTTP 200, refusals included, as the v1.0
 service did; requests that cannot be read get a 4xx JSON refusal.
+
+An event's ``ASSession`` header is checked before anything else of the request
+is decoded: a caller without a valid session key gets its refusal, and its
+body is discarded unread.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from accsyn_api.testing.decoding import (
     decode_json_object,
 )
 from accsyn_api.testing.faults import LOGIN_FAULT_URI, REGISTRY_FAULT_URI
-from accsyn_api.testing.httpd import Request, Route
+from accsyn_api.testing.httpd import MAX_FORM_BYTES, Request, Route
 
 __all__ = ["FrontEndV1"]
 
@@ -53,9 +57,11 @@ class FrontEndV1:
         if request.path == names.EVENT_URI:
             return self._event_route(request)
         if request.path == names.V1_LOGIN_URI:
-            return self._route(LOGIN_FAULT_URI, request, lambda: self._login(request))
+            body = request.read_body(MAX_FORM_BYTES)
+            return self._route(LOGIN_FAULT_URI, request, lambda: self._login(request, body))
         if request.path == names.V1_REGISTRY_URI:
-            return self._route(REGISTRY_FAULT_URI, request, lambda: self._registry(request))
+            body = request.read_body(MAX_FORM_BYTES)
+            return self._route(REGISTRY_FAULT_URI, request, lambda: self._registry(request, body))
         where = f"{self.api_path}/{request.path}"[:200]
         raise Refusal(
             404,
@@ -74,10 +80,15 @@ class FrontEndV1:
         return Route(fault_uri, execute, expire)
 
     def _event_route(self, request: Request) -> Route:
-        event = decode_event(request.method, request.body, request.raw_query, EVENT_PATH)
-        request.server.record_event(event)
         session = self._session_header(request)
         backend = request.server.backend
+        refused = backend.caller_refusal(session, names.V1)
+        if refused is not None:
+            reply = (200, refused)
+            return self._route(request.uri_for_faults(EVENT_PATH), request, lambda: reply)
+        body = b"" if request.method in ("GET", "DELETE") else request.read_body()
+        event = decode_event(request.method, body, request.raw_query, EVENT_PATH)
+        request.server.record_event(event)
         uri = event.get("uri")
 
         def execute() -> Reply:
@@ -96,7 +107,7 @@ class FrontEndV1:
             return None
 
     @staticmethod
-    def _login(request: Request) -> Reply:
+    def _login(request: Request, body: bytes) -> Reply:
         _require_method(request, "PUT")
         value = _authorization(request, names.V1_CREDENTIALS_SCHEME)
         if value is None:
@@ -107,14 +118,13 @@ class FrontEndV1:
                 "authentication_failed",
             )
         credentials = decode_b64_json(value, "ASCredentials header")
-        body = request.body
         payload = decode_json_object(body, "login body") if body.strip() else {}
         return 200, request.server.backend.login(credentials, payload)
 
     @staticmethod
-    def _registry(request: Request) -> Reply:
+    def _registry(request: Request, body: bytes) -> Reply:
         _require_method(request, "PUT")
-        asked = decode_json_object(request.body, "registry request")
+        asked = decode_json_object(body, "registry request")
         organization = asked.get("organization")
         if not isinstance(organization, str) or not organization.strip():
             raise Refusal(400, 'The registry needs {"organization": "<domain>"}.')

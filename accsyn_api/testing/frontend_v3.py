@@ -11,7 +11,8 @@
 
 The login and every event are authenticated from their headers alone:
 ``Authorization: basic <base64(user)>:<base64(key)>`` and
-``X-Accsyn-Workspace``. The envelope's ``session`` is not checked. Every
+``X-Accsyn-Workspace``, before anything else of the request is decoded (a
+refused caller's body is discarded unread). The envelope's ``session`` is not checked. Every
 refusal is a JSON object ``{"message", "message_hr", "error_code"}`` with the
 HTTP status of its kind (:data:`STATUS_BY_ERROR_CODE`); a server fault is
 ``{"exception": ...}`` with 500. The ``expire_session`` fault, which has no
@@ -33,7 +34,7 @@ from accsyn_api.testing.decoding import (
     refusal_reply,
 )
 from accsyn_api.testing.faults import V3_LOGIN_FAULT_URI, V3_LOOKUP_FAULT_URI
-from accsyn_api.testing.httpd import Request, Route
+from accsyn_api.testing.httpd import MAX_FORM_BYTES, Request, Route
 
 __all__ = ["STATUS_BY_ERROR_CODE", "FrontEndV3", "v3_status"]
 
@@ -108,7 +109,8 @@ class FrontEndV3:
         if request.path == names.EVENT_URI:
             return self._event_route(request)
         if request.path == names.V3_LOGIN_URI:
-            return self._route(V3_LOGIN_FAULT_URI, lambda: self._login(request))
+            body = request.read_body(MAX_FORM_BYTES)
+            return self._route(V3_LOGIN_FAULT_URI, lambda: self._login(request, body))
         if request.path == names.V3_LOOKUP_URI:
             return self._route(V3_LOOKUP_FAULT_URI, lambda: self._lookup(request))
         where = f"{self.api_path}/{request.path}"[:200]
@@ -125,23 +127,32 @@ class FrontEndV3:
         return Route(fault_uri, execute, lambda: (401, dict(EXPIRED_REPLY)))
 
     def _event_route(self, request: Request) -> Route:
-        event = decode_event(request.method, request.body, request.raw_query, EVENT_PATH)
-        request.server.record_event(event)
         backend = request.server.backend
+        try:
+            credentials = header_credentials(request)
+        except Refusal as missing:
+            answer = missing.answer()
+            return self._route(request.uri_for_faults(EVENT_PATH), lambda: answer)
+        refused = backend.caller_refusal(credentials, names.V3)
+        if refused is not None:
+            answer = (v3_status(refused), refused)
+            return self._route(request.uri_for_faults(EVENT_PATH), lambda: answer)
+        body = b"" if request.method in ("GET", "DELETE") else request.read_body()
+        event = decode_event(request.method, body, request.raw_query, EVENT_PATH)
+        request.server.record_event(event)
         uri = event.get("uri")
 
         def execute() -> Reply:
-            credentials = header_credentials(request)
             reply = backend.handle(request.method, event, credentials, api_version=names.V3)
             return v3_status(reply), reply
 
         return self._route(uri if isinstance(uri, str) else None, execute)
 
     @staticmethod
-    def _login(request: Request) -> Reply:
+    def _login(request: Request, body: bytes) -> Reply:
         _require_method(request, "PUT")
-        if request.body.strip():
-            decode_json_object(request.body, "login body")  # {} is sent; anything else is read
+        if body.strip():
+            decode_json_object(body, "login body")  # {} is sent; anything else is read
         credentials = header_credentials(request)
         reply = request.server.backend.login(credentials, {}, api_version=names.V3)
         return v3_status(reply), reply

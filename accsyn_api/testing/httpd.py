@@ -1,91 +1,70 @@
 """The reference server's HTTP plumbing: the threaded server, one handler, the replies.
 
 Knows no API generation: each request goes to the front end whose API path
-(``/api/v1.0``, ``/api/v3``) starts its path, which decodes it and says how to
-answer it (a :class:`Route`). The plumbing reads bodies, plays injected faults
-(:mod:`~accsyn_api.testing.faults`), writes JSON replies, serves TLS and cuts
-connections when the server stops. Every refusal is a JSON object
-``{"message", "message_hr", "error_code"}``, also for requests that could not be
-read.
+(``/api/v1.0``, ``/api/v3``) starts its path, which checks who sent it,
+decodes it and says how to answer it (a :class:`Route`). The plumbing reads
+bodies (only when the front end asks: a refused caller's body is discarded
+unread), plays injected faults (:mod:`~accsyn_api.testing.faults`), writes
+JSON replies, serves TLS and cuts connections when the server stops. Every
+refusal is a JSON object ``{"message", "message_hr", "error_code"}``, also for
+requests that could not be read.
+
+Limits: the body limits of :mod:`~accsyn_api.testing.incoming` (413 beyond),
+and the timeouts and connection limit of :mod:`~accsyn_api.testing.connections`
+(a body that does not arrive in time is refused with 408).
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import copy
+import errno
 import http.server
 import logging
 import socket
 import threading
 from dataclasses import dataclass
-from email.message import Message
 from typing import (
     TYPE_CHECKING,
     Any,
     Callable,
-    Deque,
     Dict,
-    List,
     Mapping,
     Optional,
     Protocol,
     Sequence,
-    Set,
     Tuple,
     cast,
 )
 
 from accsyn_api import codec
 from accsyn_api.testing.backend import Backend
+from accsyn_api.testing.connections import Connection, ConnectionTable
 from accsyn_api.testing.decoding import Refusal
+from accsyn_api.testing.eventlog import EVENT_HISTORY, EventLog
 from accsyn_api.testing.faults import Execute, FaultInjector, format_fault, play_fault
+from accsyn_api.testing.incoming import MAX_BODY_BYTES, MAX_FORM_BYTES, Body, Request
+from accsyn_api.testing.serving import PromptlyStoppingServer
 
 if TYPE_CHECKING:
     from accsyn_api.testing.tls import ThrowawayTLS
 
-__all__ = ["EVENT_HISTORY", "EventLog", "FrontEnd", "HTTPServer", "Request", "Route"]
+__all__ = [
+    "EVENT_HISTORY",
+    "MAX_BODY_BYTES",
+    "MAX_FORM_BYTES",
+    "EventLog",
+    "FrontEnd",
+    "HTTPServer",
+    "Request",
+    "Route",
+]
 
 logger = logging.getLogger("accsyn_api.testing")
 
-MAX_BODY_BYTES = 256 * 1024 * 1024
-EVENT_HISTORY = 1000
-"""How many received events :attr:`LocalServer.events` keeps."""
 TLS_HANDSHAKE_TIMEOUT = 10.0
 """Seconds a client gets to complete the TLS handshake."""
 
 Reply = Tuple[int, Dict[str, Any]]
-
-
-class EventLog:
-    """The last :data:`EVENT_HISTORY` events received, kept across restarts of a server."""
-
-    def __init__(self) -> None:
-        self._events: Deque[Dict[str, Any]] = collections.deque(maxlen=EVENT_HISTORY)
-        self._lock = threading.Lock()  # a deque must not change while it is copied
-
-    def record(self, event: Mapping[str, Any]) -> None:
-        snapshot = copy.deepcopy(dict(event))
-        with self._lock:
-            self._events.append(snapshot)
-
-    def snapshot(self) -> List[Dict[str, Any]]:
-        with self._lock:
-            return list(self._events)
-
-
-@dataclass
-class Request:
-    """One request as a front end sees it; ``path`` is below the API path, without slashes."""
-
-    method: str
-    path: str
-    raw_query: str
-    body: bytes
-    headers: Message
-    local_host: str
-    """The address the request came in on (the server's, as the client reached it)."""
-    server: HTTPServer
 
 
 @dataclass
@@ -117,13 +96,34 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms stalls
     server_version = "accsyn-reference-server"
     _route_now: Optional[Route] = None
+    _connection: Optional[Connection] = None
 
     def version_string(self) -> str:
         return self.server_version
 
     @property
-    def _http_server(self) -> HTTPServer:
+    def http_server(self) -> HTTPServer:
+        """The server this handler serves for."""
         return cast(HTTPServer, self.server)
+
+    def setup(self) -> None:
+        """Each read and each reply waits for the network at most the idle timeout."""
+        self._connection = self.http_server.connection_of_this_thread()
+        super().setup()
+        self.connection.settimeout(self.http_server.connections.idle_timeout)
+
+    def handle_one_request(self) -> None:
+        """Wait (within the idle timeout) for the next request, and answer it."""
+        if self._enter("waiting"):
+            super().handle_one_request()
+
+    def _enter(self, phase: str) -> bool:
+        """Move this connection to ``phase``; False (and closing) if it was cut meanwhile."""
+        connection = self._connection
+        if connection is None or self.http_server.connections.enter(connection, phase):
+            return True
+        self.close_connection = True
+        return False
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -138,11 +138,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._dispatch("DELETE")
 
     def _dispatch(self, method: str) -> None:
+        if not self._enter("reading"):  # the head is in: now the body, if any
+            return
         try:
             route = self._route(method)
-            fault = self._http_server.faults.take(route.fault_uri, method)
+            fault = self.http_server.faults.take(route.fault_uri, method)
         except Exception as exc:
             self._send_json(*self._failure(method, exc))
+            return
+        if not self._enter("busy"):
             return
         if fault is None:
             self._send_json(*self._run(method, route.execute))
@@ -152,24 +156,30 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         play_fault(fault, lambda: self._run(method, route.execute), self)
 
     def _route(self, method: str) -> Route:
-        body = self._read_body()
         path, _, raw_query = self.path.partition("?")
         path = path.rstrip("/")
-        for front_end in self._http_server.front_ends:
+        for front_end in self.http_server.front_ends:
             prefix = front_end.api_path
             if path == prefix or path.startswith(prefix + "/"):
                 request = Request(
-                    method=method,
-                    path=path[len(prefix) :].strip("/"),
-                    raw_query=raw_query,
-                    body=body,
-                    headers=self.headers,
-                    local_host=str(self.connection.getsockname()[0]),
-                    server=self._http_server,
+                    self.http_server,
+                    method,
+                    path[len(prefix) :].strip("/"),
+                    raw_query,
+                    self.headers,
+                    str(self.connection.getsockname()[0]),
+                    self.body(),
                 )
-                return front_end.route(request)
+                try:
+                    return front_end.route(request)
+                finally:
+                    request.settle()
+                    if request.unreadable:
+                        self.close_connection = True
+        if not self.body().discard():
+            self.close_connection = True
         served = " and ".join(
-            f"{front_end.api_path}/..." for front_end in self._http_server.front_ends
+            f"{front_end.api_path}/..." for front_end in self.http_server.front_ends
         )
         raise Refusal(
             404,
@@ -193,26 +203,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         logger.debug("Reference server failed on %s %s", method, self.path[:200], exc_info=exc)
         return 500, {"exception": f"{type(exc).__name__}: {exc}"}
 
-    def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() not in ("", "identity"):
-            raise Refusal(
-                411, "Chunked request bodies are not supported; send Content-Length.", close=True
-            )
-        length_text = self.headers.get("Content-Length")
-        if length_text is None:
-            return b""
-        try:
-            length = int(length_text)
-        except ValueError:
-            length = -1
-        if length < 0:
-            raise Refusal(400, f"Invalid Content-Length {length_text[:50]!r}.", close=True)
-        if length > MAX_BODY_BYTES:
-            raise Refusal(413, f"The body is too large ({length} bytes).", close=True)
-        body = self.rfile.read(length)
-        if len(body) != length:
-            raise Refusal(400, "The body ended before Content-Length bytes.", close=True)
-        return body
+    def body(self) -> Body:
+        """The body of the request being served, read within the server's limits."""
+        return Body(self.headers, self.rfile, self._connection, self.http_server.connections)
 
     # -- replies ------------------------------------------------------------------
 
@@ -256,7 +249,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def wait_unless_stopping(self, seconds: float) -> bool:
         """Sleep ``seconds``, or less if the server stops; True if it stopped."""
-        return self._http_server.stopping.wait(seconds)
+        return self.http_server.stopping.wait(seconds)
 
     def expire_sessions(self) -> Optional[Reply]:
         """Play ``expire_session`` the way the request's front end does."""
@@ -295,11 +288,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         logger.debug("%s %s", self.address_string(), format % args)
 
 
-class HTTPServer(http.server.ThreadingHTTPServer):
-    """The threaded HTTP server: its backend, front ends, faults and open connections."""
+class HTTPServer(PromptlyStoppingServer, http.server.ThreadingHTTPServer):
+    """The threaded HTTP server: its backend, front ends, faults and open connections.
+
+    One thread per connection, at most ``connections.max_connections`` of them
+    (see :mod:`~accsyn_api.testing.connections`).
+    """
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the listen backlog: connections wait there, not refused
 
     def __init__(
         self,
@@ -308,6 +306,7 @@ class HTTPServer(http.server.ThreadingHTTPServer):
         front_ends: Sequence[FrontEnd],
         events: EventLog,
         faults: FaultInjector,
+        connections: ConnectionTable,
         tls: Optional[ThrowawayTLS] = None,
     ) -> None:
         if ":" in address[0]:
@@ -317,30 +316,60 @@ class HTTPServer(http.server.ThreadingHTTPServer):
         self.front_ends = tuple(front_ends)
         self.faults = faults
         self.tls = tls
+        self.connections = connections
         self.stopping = threading.Event()
         """Set when the server stops: a delayed reply stops waiting."""
         self._events = events
-        self.connections_accepted = 0
-        self._connections: Set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
+        self._this_thread = threading.local()  # the Connection a handler thread serves
 
     @property
     def port(self) -> int:
         """The port the server listens on."""
         return int(self.server_address[1])
 
+    @property
+    def connections_accepted(self) -> int:
+        """How many connections this server has accepted."""
+        return self.connections.accepted
+
     def record_event(self, event: Mapping[str, Any]) -> None:
-        """Keep a copy of a decoded event for :attr:`LocalServer.events`."""
+        """Keep a copy of a decoded event for :attr:`LocalServer.events` (see
+        :mod:`~accsyn_api.testing.eventlog`: bounded in count and bytes)."""
         self._events.record(event)
 
+    def connection_of_this_thread(self) -> Optional[Connection]:
+        """The Connection record of the connection this (handler) thread serves."""
+        return cast(Optional[Connection], getattr(self._this_thread, "connection", None))
+
+    def get_request(self) -> Tuple[socket.socket, Any]:
+        """Accept a connection once there is room for it (see ConnectionTable.make_room).
+
+        Out of room or out of file descriptors, an OSError makes the accept loop
+        try again at its next turn (after a short wait: it never spins).
+        """
+        if not self.connections.make_room():
+            raise OSError(errno.EAGAIN, "the server is at its connection limit")
+        try:
+            return super().get_request()
+        except OSError as exc:
+            if exc.errno in (errno.EMFILE, errno.ENFILE):
+                logger.debug("Out of file descriptors: cutting the longest waiting connection")
+                self.connections.cut_longest_waiting()
+                self.stopping.wait(0.05)
+            raise
+
+    def service_actions(self) -> None:
+        """Run by the accept loop at each turn: cut the connections past their deadline."""
+        self.connections.cut_overdue()
+
     def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self.connections_accepted += 1
-            self._connections.add(request)
+        self.connections.add(request)
         super().process_request(request, client_address)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         """Serve one connection (in its own thread), over TLS when the server has it."""
+        connection = self.connections.find(request)
+        self._this_thread.connection = connection
         if self.tls is None:
             super().finish_request(request, client_address)
             return
@@ -351,22 +380,18 @@ class HTTPServer(http.server.ThreadingHTTPServer):
             logger.debug("TLS handshake with %s failed: %s", client_address, exc)
             return
         secure.settimeout(None)
-        with self._connections_lock:
-            self._connections.discard(request)
-            self._connections.add(secure)
+        if connection is not None:
+            self.connections.wrapped(connection, secure)
         try:
             if not self.stopping.is_set():  # stop() may have closed the connections meanwhile
                 super().finish_request(secure, client_address)
         finally:
-            with self._connections_lock:
-                self._connections.discard(secure)
             with contextlib.suppress(OSError):
                 secure.shutdown(socket.SHUT_WR)
             secure.close()
 
     def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
+        self.connections.remove(request)
         super().shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -375,8 +400,4 @@ class HTTPServer(http.server.ThreadingHTTPServer):
 
     def close_connections(self) -> None:
         """Cut the kept-alive connections, so that no handler thread lingers."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
+        self.connections.cut_all()

@@ -35,6 +35,7 @@ from typing import (
     Any,
     Callable,
     Dict,
+    FrozenSet,
     List,
     Mapping,
     Optional,
@@ -62,9 +63,11 @@ from accsyn_api.testing.rows import endpoint_values, queue_row, user_row
 
 __all__ = [
     "MAX_PATTERN_LENGTH",
+    "Attributes",
     "Values",
     "check_attributes",
     "check_patterns",
+    "ids_in",
     "job_ids_in",
     "job_values",
     "matches",
@@ -79,6 +82,8 @@ Values = Callable[[str], Sequence[Any]]
 
 MAX_PATTERN_LENGTH = 1000
 """The longest regular expression MATCHES accepts, in characters."""
+CACHED_QUERY_LENGTH = 1000
+"""Queries up to this many characters are parsed once and their expression kept (LRU)."""
 
 # Attributes that may be dotted in a query, and the entity type they lead to
 # (None: a plain dict, any key).
@@ -118,6 +123,19 @@ def parse_query(
     set); a v1.0 front end passes :data:`~accsyn_api.protocol.names.V1_OPERATORS`.
     """
     text = event.get("query") or ""
+    if len(text) <= CACHED_QUERY_LENGTH:
+        return _parsed_query(text, entitytype, frozenset(operators))
+    return _parse_query(text, entitytype, operators)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_query(text: str, entitytype: str, operators: FrozenSet[str]) -> Optional[Expression]:
+    """:func:`_parse_query`, kept for recent texts (expressions are immutable; refusals,
+    being exceptions, are not kept)."""
+    return _parse_query(text, entitytype, operators)
+
+
+def _parse_query(text: str, entitytype: str, operators: AbstractSet[str]) -> Optional[Expression]:
     try:
         expression = parse_expression(text)
     except InvalidQuery as error:
@@ -208,37 +226,42 @@ def row_values(row: Mapping[str, Any]) -> Values:
     return lambda attribute: [row.get(attribute)]
 
 
-def job_values(ws: Workspace, job: Job, row: Mapping[str, Any], attribute: str) -> List[Any]:
-    """The values matching ``attribute`` (maybe dotted) of ``job``, whose row is ``row``."""
+Attributes = Callable[[str], Any]
+"""key -> the value of one entity's row (see :func:`~accsyn_api.testing.rows.job_attributes`)."""
+
+
+def job_values(ws: Workspace, job: Job, attribute_of: Attributes, attribute: str) -> List[Any]:
+    """The values matching ``attribute`` (maybe dotted) of ``job``, whose row values
+    ``attribute_of`` gives."""
     head, _, tail = attribute.partition(".")
     if head in ("parent", "queue"):
         queue = ws.queues[job.queue_id]
         if tail:
             return [queue_row(ws, queue).get(tail)]
-        return [queue.id, queue.code, str(row["parent_hr"]), str(row["uri"])]
+        return [queue.id, queue.code, str(attribute_of("parent_hr")), str(attribute_of("uri"))]
     if head == "user":
         creator = ws.users[job.user_id]
         if tail:
             return [user_row(creator).get(tail)]
-        return [creator.id, f"user:{creator.id}", creator.email, str(row["user_hr"])]
+        return [creator.id, f"user:{creator.id}", creator.email, str(attribute_of("user_hr"))]
     if head in ("source", "destination"):
         return sorted(endpoint_values(ws, job.source if head == "source" else job.destination))
     if head == "metadata" and tail:
         return [job.metadata.get(tail)]
-    return [row.get(head)]
+    return [attribute_of(head)]
 
 
 def task_values(
-    ws: Workspace, job: Job, job_row: Mapping[str, Any], row: Mapping[str, Any], attribute: str
+    ws: Workspace, job: Job, job_attribute_of: Attributes, attribute_of: Attributes, attribute: str
 ) -> List[Any]:
     """The values matching ``attribute`` (maybe dotted) of a task of ``job``."""
     head, _, tail = attribute.partition(".")
     if head == "job":
-        return job_values(ws, job, job_row, tail) if tail else [job.id, job.code]
+        return job_values(ws, job, job_attribute_of, tail) if tail else [job.id, job.code]
     if head in ("source", "destination", "metadata"):
-        mapping = row.get(head) or {}
+        mapping = attribute_of(head) or {}
         return [mapping.get(tail or "path")]
-    return [row.get(head)]
+    return [attribute_of(head)]
 
 
 def matches(expression: Expression, values: Values, *, wildcards: bool = True) -> bool:
@@ -265,7 +288,7 @@ def _holds(operator: str, comparison: Comparison, found: Sequence[Any], wildcard
     if operator == "=":
         if wildcards and "*" in wanted:
             return any(_wildcard_match(form, wanted) for v in found for form in _lower_forms(v))
-        return any(wanted in _lower_forms(value) for value in found)
+        return any(_equals(value, wanted) for value in found)
     present = [value for value in found if value is not None]
     if operator == "contains":
         return any(wanted in form for value in present for form in _lower_forms(value))
@@ -287,6 +310,13 @@ def _single(comparison: Comparison) -> str:
 def _items(comparison: Comparison) -> Tuple[str, ...]:
     value = comparison.value
     return (value,) if isinstance(value, str) else value
+
+
+def _equals(value: Any, wanted: str) -> bool:
+    """Whether one text form of ``value`` is ``wanted`` (lower case) without regard to case."""
+    if isinstance(value, str):  # the common case, without building the set of forms
+        return value.lower() == wanted
+    return wanted in _lower_forms(value)
 
 
 def _lower_forms(value: Any) -> Set[str]:
@@ -396,8 +426,19 @@ def job_ids_in(expression: Expression) -> Optional[Set[str]]:
 
     ``job.id=<id>`` and ``job.id IN <ids>`` restrict (an ``=`` with a ``*`` does not).
     """
+    return ids_in(expression, ("job.id", "job"))
+
+
+def ids_in(expression: Expression, attributes: Tuple[str, ...] = ("id",)) -> Optional[Set[str]]:
+    """The ids (lower case) ``expression`` restricts its entities to, or None.
+
+    An entity can only match when one of ``attributes`` (e.g. ``id``) is one
+    of these ids: ``<attribute>=<id>`` or ``<attribute> IN <ids>`` restrict,
+    ``AND`` intersects, ``OR`` unites when each side restricts; anything else
+    (an ``=`` with a ``*``, ``!=``...) does not restrict.
+    """
     if isinstance(expression, Comparison):
-        if expression.attribute.lower() not in ("job.id", "job"):
+        if expression.attribute.lower() not in attributes:
             return None
         value = expression.value
         if expression.operator == "=" and isinstance(value, str) and "*" not in value:
@@ -405,7 +446,7 @@ def job_ids_in(expression: Expression) -> Optional[Set[str]]:
         if expression.operator == "in" and isinstance(value, tuple):
             return {item.lower() for item in value}
         return None
-    found = [job_ids_in(operand) for operand in expression.operands]
+    found = [ids_in(operand, attributes) for operand in expression.operands]
     if expression.operator.lower() == "and":
         restricting = [ids for ids in found if ids is not None]
         return set.intersection(*restricting) if restricting else None

@@ -252,6 +252,9 @@ class Workspace:
     jobs: Dict[str, Job] = field(default_factory=dict)
     deleted_jobs: Dict[str, Job] = field(default_factory=dict)
     """Jobs deleted through v3, which archives them: found by id and with ``archived``."""
+    version: int = 0
+    """Moves on whenever jobs or tasks may have changed (the backend moves it after every
+    write and simulation step): what finds keep is valid for one version only."""
 
 
 def new_id() -> str:

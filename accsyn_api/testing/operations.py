@@ -7,16 +7,18 @@ Each ``*_jobs``/``*_job`` function answers one event for an authenticated
 Every request is validated whole before anything changes, so a refused event
 leaves the workspace as it was. Jobs are reached by id whatever their
 lifecycle state. The validators at the end serve the task operations
-(:mod:`~accsyn_api.testing.task_operations`) too.
+(:mod:`~accsyn_api.testing.task_operations`) too; :func:`check_task_paths`
+refuses what no real path is (see :data:`MAX_PATH_LENGTH`).
 """
 
 from __future__ import annotations
 
 import copy
 import posixpath
+import re
 import uuid
 from datetime import datetime
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from accsyn_api.testing.generations import Generation
 from accsyn_api.testing.model import (
@@ -37,6 +39,7 @@ from accsyn_api.testing.permissions import (
     can_see,
     check_may_create_job,
     check_may_delete_job,
+    check_task_locations,
     visible_job,
 )
 from accsyn_api.testing.refusals import invalid, listing
@@ -50,7 +53,9 @@ from accsyn_api.testing.rows import (
 )
 
 __all__ = [
+    "MAX_PATH_LENGTH",
     "check_status",
+    "check_task_paths",
     "checked_flag",
     "checked_metadata",
     "checked_priority",
@@ -62,6 +67,10 @@ __all__ = [
 ]
 
 DEFAULT_QUEUE = "medium"
+MAX_PATH_LENGTH = 4096
+"""The longest task path accepted, in characters."""
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_PATH_SEPARATORS = re.compile(r"[/\\]+")
 JOB_SPEC_KEYS = (*JOB_CREATE_KEYS, "tasks", "queue", "allow_duplicates")
 
 # ------------------------------------------------------------- jobs
@@ -132,6 +141,8 @@ def _new_job(
             pairs.append(_job_level_task(source, item, destination_dir))
         else:
             pairs.append(explicit_task(ws, item, mirrored_ok=True))
+    check_task_paths(pairs)
+    check_task_locations(user, [location for pair in pairs for location in pair])
     code = spec.get("code")
     if code is None:
         code = posixpath.basename(pairs[0][0]["path"].rstrip("/")) if pairs else "transfer"
@@ -317,6 +328,45 @@ def delete_job(
 
 
 # ------------------------------------------------------------- validation
+
+
+def check_task_paths(pairs: Iterable[Tuple[Mapping[str, Any], Mapping[str, Any]]]) -> None:
+    """Refuse a task source or destination path that no real path is.
+
+    Refused: more than :data:`MAX_PATH_LENGTH` characters, a control character
+    (NUL, newline...), or ``..`` segments climbing above the path's start.
+    """
+    for pair in pairs:
+        for what, place in zip(("source", "destination"), pair):
+            path = place.get("path")
+            if not isinstance(path, str):
+                continue
+            problem = _path_problem(path)
+            if problem is not None:
+                shown = repr(path[:80]) + ("..." if len(path) > 80 else "")
+                raise invalid(
+                    f"task {what} path refused: {problem}",
+                    f"The task {what} path {shown} cannot be used: {problem}. Give a path of "
+                    f"at most {MAX_PATH_LENGTH} characters, without control characters, that "
+                    "stays inside its share, folder or home ('..' may not climb above it).",
+                )
+
+
+def _path_problem(path: str) -> Optional[str]:
+    if len(path) > MAX_PATH_LENGTH:
+        return f"it has {len(path)} characters, more than {MAX_PATH_LENGTH}"
+    control = _CONTROL_CHARACTER.search(path)
+    if control is not None:
+        return f"it holds the control character {control.group()!r}"
+    depth = 0
+    for segment in _PATH_SEPARATORS.split(path):
+        if segment == "..":
+            depth -= 1
+            if depth < 0:
+                return "its '..' segments climb above its start"
+        elif segment not in ("", "."):
+            depth += 1
+    return None
 
 
 def check_status(

@@ -21,29 +21,41 @@ Choices made where the documentation is silent:
 
 from __future__ import annotations
 
-import functools
+import itertools
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, Callable, Dict, List, Mapping, Optional, Set
+from datetime import datetime
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Set,
+    Tuple,
+    Union,
+)
 
 from accsyn_api.errors import InvalidQuery, NotFound
 from accsyn_api.query import Expression
-from accsyn_api.testing.generations import Generation
-from accsyn_api.testing.matching import (
-    job_ids_in,
-    job_values,
-    matches,
-    row_values,
-    task_values,
+from accsyn_api.testing.finding import (
+    ACTIVE_AFTER_FINISH,
+    ARCHIVED_AFTER_FINISH,
+    FindCache,
+    Matcher,
+    state_at,
 )
+from accsyn_api.testing.generations import Generation
+from accsyn_api.testing.matching import job_ids_in, matches, row_values
 from accsyn_api.testing.model import (
-    FINISHED_JOB_STATUSES,
     JOB_CREATE_KEYS,
     JOB_EDITABLE_KEYS,
-    NEVER,
     TASK_EDITABLE_KEYS,
     Clock,
     Job,
+    Task,
     User,
     Workspace,
 )
@@ -61,9 +73,9 @@ from accsyn_api.testing.rows import (
 
 __all__ = ["ACTIVE_AFTER_FINISH", "ARCHIVED_AFTER_FINISH", "Reader", "lifecycle"]
 
-ACTIVE_AFTER_FINISH = timedelta(hours=1)
-ARCHIVED_AFTER_FINISH = timedelta(days=14)
 QueryParser = Callable[[Mapping[str, Any], str], Optional[Expression]]
+Entity = Union[Job, Tuple[Job, Task], Dict[str, Any]]
+"""What a find matched: a job, a task with its job, or the row of another entity."""
 
 
 @dataclass
@@ -82,12 +94,7 @@ class FindOptions:
 
 def lifecycle(job: Job, clock: Clock) -> str:
     """``"active"``, ``"inactive"`` or ``"archived"``."""
-    if job.status not in FINISHED_JOB_STATUSES or job.finished == NEVER:
-        return "active"
-    age = clock.now() - job.finished
-    if age < ACTIVE_AFTER_FINISH:
-        return "active"
-    return "inactive" if age < ARCHIVED_AFTER_FINISH else "archived"
+    return state_at(job, clock.now())
 
 
 def _checked_flag(data: Mapping[str, Any], name: str) -> bool:
@@ -150,15 +157,30 @@ def find_options(event: Mapping[str, Any]) -> FindOptions:
 
 
 class Reader:
-    """Answers read events in the words of ``gen``; ``parse`` reads an event's query."""
+    """Answers read events in the words of ``gen``; ``parse`` reads an event's query.
 
-    def __init__(self, ws: Workspace, clock: Clock, gen: Generation, parse: QueryParser) -> None:
+    ``cache`` is what finds keep between events (the backend's, shared by its
+    readers); a reader of its own by default.
+    """
+
+    def __init__(
+        self,
+        ws: Workspace,
+        clock: Clock,
+        gen: Generation,
+        parse: QueryParser,
+        cache: Optional[FindCache] = None,
+    ) -> None:
         self.ws, self.clock, self.gen, self.parse = ws, clock, gen, parse
+        self.cache = cache if cache is not None else FindCache()
 
     # -------------------------------------------------------------- finds
 
     def find(self, entitytype: str, user: User, event: Mapping[str, Any]) -> Dict[str, Any]:
-        """``<entitytype>/find``; with an envelope ``id`` on v3, get_entity."""
+        """``<entitytype>/find``; with an envelope ``id`` on v3, get_entity.
+
+        Only the page asked for (``skip``, ``limit``) is built into rows.
+        """
         options = find_options(event)
         entity_id = event.get("id")
         if self.gen.get_entity and entity_id:
@@ -167,65 +189,80 @@ class Reader:
         if entitytype == "job" and options.type == 2:
             entitytype = "queue"
         expression = self.parse(event, entitytype)
-        rows = self._found(entitytype, user, options, expression, event)
-        if options.single and not rows and entitytype in ("job", "task"):
-            options.finished = True  # nothing active: look among the finished ones too
-            rows = self._found(entitytype, user, options, expression, event)
-        if options.parent is not None and entitytype != "task":
-            rows = [r for r in rows if r.get("parent") == options.parent.lower()]
+        now = self.clock.now()
+        if options.single and entitytype in ("job", "task") and not options.finished:
+            first = next(
+                iter(self._matching(entitytype, user, options, expression, now, event)), None
+            )
+            options.finished = first is None  # nothing active: look among the finished ones too
         if options.single:
             options.limit = 1 if options.limit is None else min(options.limit, 1)
-        return self._page(rows, options, entitytype)
+        found = self._window(entitytype, user, options, expression, now, event)
+        rows = [self._row(entitytype, entity) for entity in found]
+        return self._page(rows, FindOptions(attributes=options.attributes), entitytype)
 
-    def _found(
+    def _window(
         self,
         entitytype: str,
         user: User,
         options: FindOptions,
         expression: Optional[Expression],
+        now: datetime,
         event: Mapping[str, Any],
-    ) -> List[Dict[str, Any]]:
-        if entitytype == "job":
-            return self._job_rows(user, options, expression)
-        if entitytype == "task":
-            return self._task_rows(user, options, expression, event)
-        rows = self._other_rows(user, entitytype)
-        return [
-            r
-            for r in rows
-            if expression is None
-            or matches(expression, row_values(r), wildcards=self.gen.wildcards)
-        ]
+    ) -> List[Entity]:
+        """The matches from ``skip`` on, at most ``limit``: a page further on reuses the
+        complete match list of the same find (the cache), so that paging stays linear."""
+        skip, limit = options.skip, options.limit
+        if skip and limit is not None:
+            key = (
+                entitytype, self.gen.api_version, user.id, event.get("query"), options.finished,
+                options.archived, options.parent, self.ws.version, now,
+            )  # fmt: skip
+            everything = self.cache.match_list(
+                key, lambda: list(self._matching(entitytype, user, options, expression, now, event))
+            )
+            return everything[skip : skip + limit]
+        stop = None if limit is None else skip + limit
+        found = self._matching(entitytype, user, options, expression, now, event)
+        return list(itertools.islice(found, skip, stop))
 
-    def _in_view(self, job: Job, options: FindOptions) -> bool:
-        state = lifecycle(job, self.clock)
-        if options.archived:
-            return True
-        return state == "active" or (options.finished and state == "inactive")
-
-    def _job_rows(
-        self, user: User, options: FindOptions, expression: Optional[Expression]
-    ) -> List[Dict[str, Any]]:
-        rows = []
-        jobs = list(self.ws.jobs.values())
-        if options.archived:
-            jobs += self.ws.deleted_jobs.values()
-        for job in jobs:
-            if not can_see(user, job) or not self._in_view(job, options):
-                continue
-            row = job_row(self.ws, job, self.gen)
-            values = functools.partial(job_values, self.ws, job, row)
-            if expression is None or matches(expression, values, wildcards=self.gen.wildcards):
-                rows.append(row)
-        return rows
-
-    def _task_rows(
+    def _matching(
         self,
+        entitytype: str,
         user: User,
         options: FindOptions,
         expression: Optional[Expression],
+        now: datetime,
         event: Mapping[str, Any],
-    ) -> List[Dict[str, Any]]:
+    ) -> Iterator[Entity]:
+        matcher = Matcher(
+            self.ws,
+            self.gen,
+            user,
+            now,
+            expression,
+            finished=options.finished,
+            archived=options.archived,
+            parent=options.parent if entitytype == "job" else None,
+        )
+        if entitytype == "job":
+            return iter(matcher.jobs())
+        if entitytype == "task":
+            return iter(matcher.tasks(self._task_job_ids(options, expression, event)))
+        rows: Iterable[Dict[str, Any]] = self._other_rows(user, entitytype)
+        if options.parent is not None:
+            rows = [r for r in rows if r.get("parent") == options.parent.lower()]
+        wildcards = self.gen.wildcards
+        return (
+            r
+            for r in rows
+            if expression is None or matches(expression, row_values(r), wildcards=wildcards)
+        )
+
+    def _task_job_ids(
+        self, options: FindOptions, expression: Optional[Expression], event: Mapping[str, Any]
+    ) -> Set[str]:
+        """The ids of the jobs whose tasks are asked for; InvalidQuery when none are named."""
         job_ids = job_ids_in(expression) if expression is not None else None
         if options.parent is not None:
             parent = {options.parent.lower()}
@@ -240,19 +277,14 @@ class Reader:
                 ),
                 query=event.get("query"),
             )
-        rows = []
-        for job in self.ws.jobs.values():
-            if job.id not in job_ids or not can_see(user, job):
-                continue
-            if not self._in_view(job, options):
-                continue
-            parent_row = job_row(self.ws, job, self.gen)
-            for task in job.tasks:
-                row = task_row(job, task, self.gen)
-                values = functools.partial(task_values, self.ws, job, parent_row, row)
-                if expression is None or matches(expression, values, wildcards=self.gen.wildcards):
-                    rows.append(row)
-        return rows
+        return job_ids
+
+    def _row(self, entitytype: str, entity: Entity) -> Dict[str, Any]:
+        if isinstance(entity, Job):
+            return job_row(self.ws, entity, self.gen)
+        if isinstance(entity, tuple):
+            return task_row(entity[0], entity[1], self.gen)
+        return entity
 
     def _other_rows(self, user: User, entitytype: str) -> List[Dict[str, Any]]:
         ws, gen = self.ws, self.gen
@@ -277,13 +309,10 @@ class Reader:
             visible = job is not None and can_see(user, job)
             return [job_row(self.ws, job, self.gen)] if job is not None and visible else []
         if entitytype == "task":
-            return [
-                task_row(job, task, self.gen)
-                for job in self.ws.jobs.values()
-                if can_see(user, job)
-                for task in job.tasks
-                if task.id == entity_id
-            ]
+            found = self.cache.task_index(self.ws).get(entity_id)
+            if found is None or not can_see(user, found[0]):
+                return []
+            return [task_row(found[0], found[1], self.gen)]
         return [row for row in self._other_rows(user, entitytype) if row["id"] == entity_id]
 
     def _page(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, Dict, Optional, Set, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Optional, Set, Tuple
 
 from accsyn_api.errors import NotFound
 from accsyn_api.testing.generations import V1_GENERATION, V3_GENERATION, Generation
@@ -23,6 +23,7 @@ __all__ = [
     "endpoint_hr",
     "endpoint_text",
     "endpoint_values",
+    "job_attributes",
     "job_row",
     "location",
     "organization_row",
@@ -31,6 +32,7 @@ __all__ = [
     "resolve_endpoint",
     "share_row",
     "site_row",
+    "task_attributes",
     "task_row",
     "user_by_email",
     "user_hr",
@@ -165,14 +167,68 @@ def location(ws: Workspace, text: str) -> Dict[str, Any]:
 # ------------------------------------------------------------- rows
 
 
-def job_row(ws: Workspace, job: Job, gen: Generation = V1_GENERATION) -> Dict[str, Any]:
-    """The job as a reply of ``gen`` shows it, with its progress and size summed over its tasks.
+_JobGetter = Callable[[Workspace, Job, Generation], Any]
+_TaskGetter = Callable[[Job, Task, Generation], Any]
 
-    A job driven by the transfer simulation (``job.transfer`` set) shows the
-    simulation's size, progress, speed and etr instead.
-    """
-    queue = ws.queues[job.queue_id]
-    creator = ws.users[job.user_id]
+
+def _queue_of(ws: Workspace, job: Job) -> Queue:
+    return ws.queues[job.queue_id]
+
+
+_JOB_ATTRIBUTES: Dict[str, _JobGetter] = {
+    "id": lambda ws, job, gen: job.id,
+    "code": lambda ws, job, gen: job.code,
+    "name": lambda ws, job, gen: job.code,
+    "uri": lambda ws, job, gen: f"{ws.domain}/{_queue_of(ws, job).code}",
+    "status": lambda ws, job, gen: gen.job_status(job.status),
+    "created": lambda ws, job, gen: job.created,
+    "source": lambda ws, job, gen: endpoint_text(job.source, gen),
+    "source_hr": lambda ws, job, gen: endpoint_hr(ws, job.source, gen),
+    "destination": lambda ws, job, gen: endpoint_text(job.destination, gen),
+    "destination_hr": lambda ws, job, gen: endpoint_hr(ws, job.destination, gen),
+    "metadata": lambda ws, job, gen: job.metadata,
+    "parent": lambda ws, job, gen: job.queue_id,
+    "parent_hr": lambda ws, job, gen: gen.hr(
+        "queue", domain=ws.domain, code=_queue_of(ws, job).code, id=job.queue_id
+    ),
+    "priority": lambda ws, job, gen: job.priority,
+    "user": lambda ws, job, gen: job.user_id,
+    "user_hr": lambda ws, job, gen: user_hr(ws.users[job.user_id], gen),
+    "finished": lambda ws, job, gen: gen.finished_value(job.finished),
+    "modified": lambda ws, job, gen: job.modified,
+    "modifier": lambda ws, job, gen: job.modifier,
+}
+"""The job attributes that need no sum over the tasks, one function each."""
+
+_TASK_ATTRIBUTES: Dict[str, _TaskGetter] = {
+    "id": lambda job, task, gen: task.id,
+    "uri": lambda job, task, gen: task.uri,
+    "status": lambda job, task, gen: task.status,
+    "created": lambda job, task, gen: task.created,
+    "source": lambda job, task, gen: task.source,
+    "destination": lambda job, task, gen: task.destination,
+    "priority": lambda job, task, gen: task.priority,
+    "size": lambda job, task, gen: task.size,
+    "finished": lambda job, task, gen: gen.finished_value(task.finished),
+    "time": lambda job, task, gen: task.time,
+    "metadata": lambda job, task, gen: task.metadata,
+    "job": lambda job, task, gen: job.id,
+    "job_hr": lambda job, task, gen: gen.hr("job", code=job.code, id=job.id),
+}
+
+_KEY_SETS: Dict[Tuple[int, str], FrozenSet[str]] = {}
+
+
+def _keys_of(gen: Generation, entitytype: str) -> FrozenSet[str]:
+    """The attributes ``gen`` shows for ``entitytype``, as a set (made once per generation)."""
+    found = _KEY_SETS.get((id(gen), entitytype))
+    if found is None:
+        found = _KEY_SETS[(id(gen), entitytype)] = frozenset(gen.entity_keys[entitytype])
+    return found
+
+
+def _job_figures(job: Job) -> Dict[str, Any]:
+    """``size``, ``progress``, ``etr`` and ``speed``: summed over the tasks, or the simulation's."""
     counted = [t for t in job.tasks if t.status != "excluded"]
     done = sum(1 for t in counted if t.status == "done")
     sizes = [t.size for t in job.tasks]
@@ -183,57 +239,70 @@ def job_row(ws: Workspace, job: Job, gen: Generation = V1_GENERATION) -> Dict[st
         size, progress = job.transfer.size, job.transfer.progress
         if job.status == "running":  # a job just paused or aborted moves no more bytes
             etr, speed = job.transfer.etr, job.transfer.speed
-    row = {
-        "id": job.id,
-        "code": job.code,
-        "name": job.code,
-        "uri": f"{ws.domain}/{queue.code}",
-        "status": gen.job_status(job.status),
-        "created": job.created,
-        "source": endpoint_text(job.source, gen),
-        "source_hr": endpoint_hr(ws, job.source, gen),
-        "destination": endpoint_text(job.destination, gen),
-        "destination_hr": endpoint_hr(ws, job.destination, gen),
-        "etr": etr,
-        "metadata": copy.deepcopy(job.metadata),
-        "parent": queue.id,
-        "parent_hr": gen.hr("queue", domain=ws.domain, code=queue.code, id=queue.id),
-        "priority": job.priority,
-        "progress": progress,
-        "size": size,
-        "speed": speed,
-        "user": creator.id,
-        "user_hr": user_hr(creator, gen),
-        "finished": gen.finished_value(job.finished),
-        "modified": job.modified,
-        "modifier": job.modifier,
-    }
-    return _shaped(row, gen, "job")
+    return {"size": size, "progress": progress, "etr": etr, "speed": speed}
+
+
+def job_row(ws: Workspace, job: Job, gen: Generation = V1_GENERATION) -> Dict[str, Any]:
+    """The job as a reply of ``gen`` shows it, with its progress and size summed over its tasks.
+
+    A job driven by the transfer simulation (``job.transfer`` set) shows the
+    simulation's size, progress, speed and etr instead.
+    """
+    figures = _job_figures(job)
+    row: Dict[str, Any] = {}
+    for key in gen.entity_keys["job"]:
+        getter = _JOB_ATTRIBUTES.get(key)
+        row[key] = getter(ws, job, gen) if getter is not None else figures[key]
+    if job.metadata:
+        row["metadata"] = copy.deepcopy(job.metadata)
+    else:
+        row["metadata"] = {}
+    return row
+
+
+def job_attributes(ws: Workspace, job: Job, gen: Generation) -> Callable[[str], Any]:
+    """``key -> the value of the job's row in gen`` (None when gen shows no such key),
+    computing only what is asked; read-only values (metadata is the job's own dict)."""
+    keys = _keys_of(gen, "job")
+    figures: Optional[Dict[str, Any]] = None
+
+    def attribute(key: str) -> Any:
+        nonlocal figures
+        if key not in keys:
+            return None
+        getter = _JOB_ATTRIBUTES.get(key)
+        if getter is not None:
+            return getter(ws, job, gen)
+        if figures is None:
+            figures = _job_figures(job)
+        return figures[key]
+
+    return attribute
+
+
+def task_row(job: Job, task: Task, gen: Generation = V1_GENERATION) -> Dict[str, Any]:
+    """The task of ``job`` as a reply of ``gen`` shows it."""
+    row = {key: _TASK_ATTRIBUTES[key](job, task, gen) for key in gen.entity_keys["task"]}
+    row["source"] = dict(task.source)  # flat: a path and an endpoint id
+    row["destination"] = dict(task.destination)
+    row["metadata"] = copy.deepcopy(task.metadata) if task.metadata else {}
+    return row
+
+
+def task_attributes(job: Job, task: Task, gen: Generation) -> Callable[[str], Any]:
+    """``key -> the value of the task's row in gen`` (None when gen shows no such key);
+    read-only values."""
+    keys = _keys_of(gen, "task")
+
+    def attribute(key: str) -> Any:
+        return _TASK_ATTRIBUTES[key](job, task, gen) if key in keys else None
+
+    return attribute
 
 
 def _shaped(row: Dict[str, Any], gen: Generation, entitytype: str) -> Dict[str, Any]:
     """``row`` with the attributes of ``entitytype`` in ``gen``, in that order."""
     return {key: row[key] for key in gen.entity_keys[entitytype] if key in row}
-
-
-def task_row(job: Job, task: Task, gen: Generation = V1_GENERATION) -> Dict[str, Any]:
-    """The task of ``job`` as a reply of ``gen`` shows it."""
-    row = {
-        "id": task.id,
-        "uri": task.uri,
-        "status": task.status,
-        "created": task.created,
-        "source": copy.deepcopy(task.source),
-        "destination": copy.deepcopy(task.destination),
-        "priority": task.priority,
-        "size": task.size,
-        "finished": gen.finished_value(task.finished),
-        "time": task.time,
-        "metadata": copy.deepcopy(task.metadata),
-        "job": job.id,
-        "job_hr": gen.hr("job", code=job.code, id=job.id),
-    }
-    return _shaped(row, gen, "task")
 
 
 def queue_row(ws: Workspace, queue: Queue, gen: Generation = V1_GENERATION) -> Dict[str, Any]:

@@ -19,10 +19,20 @@ Example::
 :meth:`~LocalServer.credentials` and :meth:`~LocalServer.environment` speak v3
 by default; both generations are served whatever it says.
 
-Connections are kept alive (HTTP/1.1), every request runs in its own
-thread, and a malformed request gets a JSON refusal
-(``{"message", "message_hr", "error_code"}``) without affecting the server or
-its state. Faults of a real network (dropped connections, delays, 502/503/429,
+Connections are kept alive (HTTP/1.1), each served by its own thread, at
+most ``max_connections`` at once; idle connections and slow bodies are timed
+out (:mod:`~accsyn_api.testing.connections`). A malformed request gets a JSON
+refusal (``{"message", "message_hr", "error_code"}``) without affecting the
+server or its state.
+
+The demo users' API keys are made anew for each server
+(``secrets.token_urlsafe``): read them with :meth:`LocalServer.credentials` or
+:meth:`LocalServer.environment`. ``LocalServer(fixed_keys=True)`` uses the
+published keys of :data:`~accsyn_api.testing.demo.FIXED_API_KEYS` instead, for
+reproducible tests. Listening beyond the loopback interface without TLS
+warns (:class:`ExposedServerWarning`).
+
+Faults of a real network (dropped connections, delays, 502/503/429,
 truncated replies, expired sessions) can be injected per uri or per nth request
 with :meth:`LocalServer.inject` (see :mod:`accsyn_api.testing.faults`), and
 ``LocalServer(tls=True)`` serves HTTPS with a throwaway certificate.
@@ -30,12 +40,21 @@ with :meth:`LocalServer.inject` (see :mod:`accsyn_api.testing.faults`), and
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
+import warnings
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Union
 
 from accsyn_api.protocol import names
 from accsyn_api.testing.backend import Backend
+from accsyn_api.testing.connections import (
+    BODY_TIMEOUT,
+    IDLE_TIMEOUT,
+    ConnectionTable,
+    default_max_connections,
+)
+from accsyn_api.testing.demo import FIXED_API_KEYS
 from accsyn_api.testing.faults import Fault, FaultInjector, FaultKind
 from accsyn_api.testing.frontend_v1 import FrontEndV1
 from accsyn_api.testing.frontend_v3 import FrontEndV3
@@ -47,9 +66,37 @@ if TYPE_CHECKING:
     from accsyn_api.session import Session
     from accsyn_api.testing.tls import ThrowawayTLS
 
-__all__ = ["EVENT_HISTORY", "LocalServer"]
+__all__ = ["EVENT_HISTORY", "ExposedServerWarning", "LocalServer", "is_loopback"]
 
 logger = logging.getLogger("accsyn_api.testing")
+
+
+class ExposedServerWarning(UserWarning):
+    """The reference server listens beyond this machine without TLS."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address or ``localhost``: reachable from this machine only."""
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
+
+
+def _warn_if_exposed(host: str, tls: bool) -> None:
+    if tls or is_loopback(host):
+        return
+    message = (
+        f"The accsyn reference server listens on {host}, beyond this machine, without TLS: "
+        "anyone who can reach it may try to log in, and API keys and session keys cross the "
+        "network in clear. Use it on trusted networks only, or listen on 127.0.0.1 "
+        "(the default), or serve TLS."
+    )
+    logger.warning("%s", message)
+    warnings.warn(message, ExposedServerWarning, stacklevel=4)
 
 
 class LocalServer:
@@ -72,6 +119,16 @@ class LocalServer:
     ``api_version`` (``"1.0"``, the default, or ``"3"``) is the generation that
     :meth:`session`, :meth:`credentials` and :meth:`environment` use unless told
     otherwise. Both generations are always served.
+
+    The API keys of the demo users are new for each server unless
+    ``fixed_keys=True`` (the published :data:`~accsyn_api.testing.demo.FIXED_API_KEYS`,
+    for reproducible tests; never on a shared network). ``idle_timeout``
+    (seconds a connection may wait for its next request and that request's
+    head), ``body_timeout`` (seconds a body may take to arrive) and
+    ``max_connections`` (connections served at once; by default 128, or fewer
+    under a low file limit) bound what clients may hold; see
+    :mod:`~accsyn_api.testing.connections`. A ``host`` beyond the loopback
+    interface without ``tls`` warns with :class:`ExposedServerWarning`.
     """
 
     def __init__(
@@ -85,15 +142,34 @@ class LocalServer:
         simulate: bool = False,
         speed: Optional[float] = None,
         api_version: str = names.V1,
+        fixed_keys: bool = False,
+        idle_timeout: float = IDLE_TIMEOUT,
+        body_timeout: float = BODY_TIMEOUT,
+        max_connections: Optional[int] = None,
     ) -> None:
         self.api_version = generation_of(api_version).api_version
-        if backend is not None and (simulate or speed is not None):
+        if backend is not None and (simulate or speed is not None or fixed_keys):
             raise ValueError(
-                "simulate and speed configure the Backend that LocalServer builds; with "
-                "backend=..., pass them to Backend(simulate=True, speed=...) instead"
+                "simulate, speed and fixed_keys configure the Backend that LocalServer builds; "
+                "with backend=..., pass them to Backend(simulate=True, speed=..., "
+                "api_keys=FIXED_API_KEYS) instead"
             )
         if backend is None:
-            backend = Backend(simulate=simulate, speed=DEFAULT_SPEED if speed is None else speed)
+            backend = Backend(
+                simulate=simulate,
+                speed=DEFAULT_SPEED if speed is None else speed,
+                api_keys=FIXED_API_KEYS if fixed_keys else None,
+            )
+        for name, seconds in (("idle_timeout", idle_timeout), ("body_timeout", body_timeout)):
+            if not seconds > 0:
+                raise ValueError(f"{name} must be a number of seconds above 0, not {seconds!r}")
+        self.idle_timeout = float(idle_timeout)
+        self.body_timeout = float(body_timeout)
+        if max_connections is not None and max_connections < 1:
+            raise ValueError(f"max_connections must be 1 or more, not {max_connections!r}")
+        self.max_connections = (
+            default_max_connections() if max_connections is None else max_connections
+        )
         self.host = host
         self.port = port
         self.backend = backend
@@ -145,7 +221,8 @@ class LocalServer:
 
     @property
     def events(self) -> List[Dict[str, Any]]:
-        """The events received so far, oldest first (decoded, ``gz_data`` unpacked).
+        """The events received so far from authenticated callers, oldest first (decoded,
+        ``gz_data`` unpacked). A refused caller's event is never decoded, hence not here.
 
         Copies of the last :data:`EVENT_HISTORY` events, so a test can check what a
         client really sent, e.g. ``server.events[-1]["data"]["limit"] == 1``.
@@ -164,14 +241,19 @@ class LocalServer:
                     from .tls import ThrowawayTLS
 
                     self._tls = ThrowawayTLS()
+                connections = ConnectionTable(
+                    self.max_connections, self.idle_timeout, self.body_timeout
+                )
                 self._httpd = HTTPServer(
                     (self.host, self.port),
                     self.backend,
                     (FrontEndV1(), FrontEndV3()),
                     self._events,
                     self._faults,
+                    connections,
                     self._tls,
                 )
+                _warn_if_exposed(self.host, self.tls)
             return self._httpd
 
     def start(self) -> LocalServer:

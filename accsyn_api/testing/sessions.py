@@ -1,15 +1,21 @@
 """Who is calling: v1.0 session keys, v3 API keys, and each generation's query parser.
 
 v1.0 logs in once with the API key and then authenticates with a session key
-that can expire (:meth:`SessionKeys.login`, :meth:`SessionKeys.authenticate`);
-v3 sends the API key with every call (:meth:`SessionKeys.check_key`) and has no
-expiry. Not thread-safe: the backend calls these under its lock.
+(:meth:`SessionKeys.login`, :meth:`SessionKeys.authenticate`). A session key
+lives :data:`SESSION_LIFETIME` (24 hours by the backend's clock) from its
+login, then is refused as expired; at most :data:`MAX_SESSIONS` keys are kept,
+the least recently used one being forgotten when a login would pass that
+number. v3 sends the API key with every call (:meth:`SessionKeys.check_key`)
+and has no session keys. Not thread-safe: the backend calls these under its
+lock.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Dict, Mapping, Optional
 
 from accsyn_api.errors import AuthenticationError, SessionExpired
@@ -17,12 +23,17 @@ from accsyn_api.protocol import names
 from accsyn_api.query import Expression
 from accsyn_api.testing import matching
 from accsyn_api.testing.generations import Generation
-from accsyn_api.testing.model import User, Workspace
+from accsyn_api.testing.model import Clock, User, Workspace
 from accsyn_api.testing.reads import QueryParser
 from accsyn_api.testing.refusals import invalid
 from accsyn_api.testing.rows import user_by_email
 
-__all__ = ["SessionKeys", "query_parser"]
+__all__ = ["MAX_SESSIONS", "SESSION_LIFETIME", "SessionKeys", "query_parser"]
+
+SESSION_LIFETIME = timedelta(hours=24)
+"""How long a v1.0 session key is accepted after its login (by the backend's clock)."""
+MAX_SESSIONS = 10_000
+"""The most v1.0 session keys kept; past it, the least recently used one is forgotten."""
 
 _V1_REFUSED_HR = (
     "Login refused: the domain, user name or API key is wrong. Check the three "
@@ -37,15 +48,20 @@ _V3_REFUSED_HR = (
 @dataclass
 class _SessionRecord:
     user_id: str
+    expires: datetime
     expired: bool = False
 
 
 class SessionKeys:
-    """The v1.0 sessions of a workspace, and the API-key check of both generations."""
+    """The v1.0 sessions of a workspace, and the API-key check of both generations.
 
-    def __init__(self, workspace: Workspace) -> None:
+    ``clock`` (by default real time) dates the session keys' expiry.
+    """
+
+    def __init__(self, workspace: Workspace, clock: Optional[Clock] = None) -> None:
         self._workspace = workspace
-        self._sessions: Dict[str, _SessionRecord] = {}
+        self._clock = clock if clock is not None else Clock()
+        self._sessions: OrderedDict[str, _SessionRecord] = OrderedDict()  # least recent first
 
     def expire_all(self) -> None:
         """Make every v1.0 session key expired."""
@@ -90,7 +106,9 @@ class SessionKeys:
                 "The login body's 'session' must be the uuid string the client chose.",
             )
         session_key = secrets.token_hex(16)
-        self._sessions[session_key] = _SessionRecord(user.id)
+        self._sessions[session_key] = _SessionRecord(user.id, self._clock.now() + SESSION_LIFETIME)
+        while len(self._sessions) > MAX_SESSIONS:
+            self._sessions.popitem(last=False)
         # event_dedup: a repeated eid gets the stored reply, so clients may retry creates.
         return {
             "session_key": session_key,
@@ -111,7 +129,9 @@ class SessionKeys:
         if not isinstance(session, Mapping):
             raise unknown
         key = session.get("session_key")
-        record = self._sessions.get(key) if isinstance(key, str) else None
+        if not isinstance(key, str):
+            raise unknown
+        record = self._sessions.get(key)
         if record is None:
             raise unknown
         user = self._workspace.users[record.user_id]
@@ -120,13 +140,15 @@ class SessionKeys:
             raise unknown
         if isinstance(domain, str) and domain.lower() != self._workspace.domain:
             raise unknown
-        if record.expired:
+        if record.expired or self._clock.now() >= record.expires:
+            record.expired = True
             raise SessionExpired(
                 "session expired",
                 message_hr=(
                     "The session has expired; log in again with your API key and repeat the call."
                 ),
             )
+        self._sessions.move_to_end(key)
         return user
 
 

@@ -35,13 +35,14 @@ from accsyn_api.testing.model import (
 )
 from accsyn_api.testing.operations import (
     check_status,
+    check_task_paths,
     checked_flag,
     checked_metadata,
     checked_priority,
     explicit_task,
     make_task,
 )
-from accsyn_api.testing.permissions import visible_job
+from accsyn_api.testing.permissions import check_may_add_tasks, check_task_locations, visible_job
 from accsyn_api.testing.refusals import invalid, listing
 from accsyn_api.testing.rows import task_row
 
@@ -101,7 +102,10 @@ def create_tasks(
     items, data = _task_items(event.get("data"), gen)
     allow_duplicates = checked_flag(data.get("allow_duplicates", True), "allow_duplicates")
     replace = checked_flag(data.get("replace_duplicates", False), "replace_duplicates")
+    check_may_add_tasks(user, job)
     pairs = [explicit_task(ws, item, mirrored_ok=job.mirrored) for item in items]
+    check_task_paths(pairs)
+    check_task_locations(user, [location for pair in pairs for location in pair])
     plan = _plan(job, pairs, allow_duplicates=allow_duplicates or replace, replace=replace)
     now = clock.now()
     result: List[Task] = []
