@@ -11,9 +11,11 @@ going through every job, so ``find_one`` by id costs the same at any size.
 :class:`FindCache` keeps, for the backend, the complete match lists of the
 last few paged finds (so that paging through a result with ``skip`` costs
 one evaluation, not one per page) and an index of tasks by id. Everything in
-it is valid for one :attr:`~accsyn_api.testing.model.Workspace.version` (and,
-for match lists, one second of the clock, on which the lifecycle depends);
-the backend moves the version on every change.
+it is valid for one :attr:`~accsyn_api.testing.model.Workspace.version` (the
+backend moves the version on every change); a match list also only until a
+job it looked at changes lifecycle state (an hour, then 14 days, after it
+finished: :attr:`Matcher.valid_until`), or if the clock goes back.
+:func:`ids_in` says which ids a query restricts to.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from __future__ import annotations
 import functools
 import itertools
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, Hashable, Iterable, Iterator, List, Optional, Set, Tuple
 
-from accsyn_api.query import Expression
+from accsyn_api.query import Comparison, Expression
 from accsyn_api.testing.generations import Generation
-from accsyn_api.testing.matching import ids_in, job_values, matches, task_values
+from accsyn_api.testing.matching import job_values, matches, task_values
 from accsyn_api.testing.model import FINISHED_JOB_STATUSES, NEVER, Job, Task, User, Workspace
 from accsyn_api.testing.permissions import can_see, is_staff
 from accsyn_api.testing.rows import job_attributes, task_attributes
@@ -37,6 +40,8 @@ __all__ = [
     "MATCH_LISTS_KEPT",
     "FindCache",
     "Matcher",
+    "ids_in",
+    "job_ids_in",
     "state_at",
 ]
 
@@ -56,25 +61,44 @@ def state_at(job: Job, now: datetime) -> str:
     return "inactive" if age < ARCHIVED_AFTER_FINISH else "archived"
 
 
+@dataclass(frozen=True)
+class _MatchList:
+    matches: List[Any]
+    made: datetime
+    until: Optional[datetime]
+    """The first moment a job looked at changes lifecycle state; None: never."""
+
+    def valid_at(self, now: datetime) -> bool:
+        return self.made <= now and (self.until is None or now < self.until)
+
+
 class FindCache:
     """Match lists of recent paged finds and the index of tasks by id (see the module)."""
 
     def __init__(self, size: int = MATCH_LISTS_KEPT) -> None:
         self.size = size
-        self._lists: OrderedDict[Hashable, List[Any]] = OrderedDict()
+        self._lists: OrderedDict[Hashable, _MatchList] = OrderedDict()
         self._tasks: Dict[str, Tuple[Job, Task]] = {}
         self._tasks_version = -1
 
-    def match_list(self, key: Hashable, make: Callable[[], List[Any]]) -> List[Any]:
-        """The list kept under ``key`` (which must hold the workspace version), else ``make()``."""
+    def match_list(
+        self,
+        key: Hashable,
+        now: datetime,
+        make: Callable[[], Tuple[List[Any], Optional[datetime]]],
+    ) -> List[Any]:
+        """The list kept under ``key`` (which must hold the workspace version) if still valid
+        at ``now``, else the one ``make()`` gives with the moment it stops being valid."""
         found = self._lists.get(key)
-        if found is None:
-            found = self._lists[key] = make()
-            while len(self._lists) > self.size:
-                self._lists.popitem(last=False)
-        else:
+        if found is not None and found.valid_at(now):
             self._lists.move_to_end(key)
-        return found
+            return found.matches
+        matches, until = make()
+        self._lists[key] = _MatchList(matches, now, until)
+        self._lists.move_to_end(key)
+        while len(self._lists) > self.size:
+            self._lists.popitem(last=False)
+        return matches
 
     def task_index(self, ws: Workspace) -> Dict[str, Tuple[Job, Task]]:
         """The tasks of the workspace's jobs by id, remade after any change."""
@@ -107,6 +131,9 @@ class Matcher:
         self.expression = expression
         self.finished, self.archived = finished, archived
         self.parent = parent.lower() if parent is not None else None
+        self.valid_until: Optional[datetime] = None
+        """The first moment after ``now`` at which a job looked at changes lifecycle state
+        (None: none will): until then, the same find matches the same."""
         self._staff = is_staff(user)
 
     def _in_view(self, job: Job) -> bool:
@@ -114,8 +141,13 @@ class Matcher:
             return False
         if self.archived:
             return True
-        if job.status not in FINISHED_JOB_STATUSES:
+        if job.status not in FINISHED_JOB_STATUSES or job.finished == NEVER:
             return True  # the common case, without the clock
+        for change in (job.finished + ACTIVE_AFTER_FINISH, job.finished + ARCHIVED_AFTER_FINISH):
+            if change > self.now:
+                if self.valid_until is None or change < self.valid_until:
+                    self.valid_until = change
+                break
         state = state_at(job, self.now)
         return state == "active" or (self.finished and state == "inactive")
 
@@ -168,3 +200,37 @@ class Matcher:
                     if not matches(expression, values, wildcards=wildcards):
                         continue
                 yield job, task
+
+
+def job_ids_in(expression: Expression) -> Optional[Set[str]]:
+    """The job ids a task expression restricts to, or None when it does not restrict.
+
+    ``job.id=<id>`` and ``job.id IN <ids>`` restrict (an ``=`` with a ``*`` does not).
+    """
+    return ids_in(expression, ("job.id", "job"))
+
+
+def ids_in(expression: Expression, attributes: Tuple[str, ...] = ("id",)) -> Optional[Set[str]]:
+    """The ids (lower case) ``expression`` restricts its entities to, or None.
+
+    An entity can only match when one of ``attributes`` (e.g. ``id``) is one
+    of these ids: ``<attribute>=<id>`` or ``<attribute> IN <ids>`` restrict,
+    ``AND`` intersects, ``OR`` unites when each side restricts; anything else
+    (an ``=`` with a ``*``, ``!=``...) does not restrict.
+    """
+    if isinstance(expression, Comparison):
+        if expression.attribute.lower() not in attributes:
+            return None
+        value = expression.value
+        if expression.operator == "=" and isinstance(value, str) and "*" not in value:
+            return {value.lower()}
+        if expression.operator == "in" and isinstance(value, tuple):
+            return {item.lower() for item in value}
+        return None
+    found = [ids_in(operand, attributes) for operand in expression.operands]
+    if expression.operator.lower() == "and":
+        restricting = [ids for ids in found if ids is not None]
+        return set.intersection(*restricting) if restricting else None
+    if any(ids is None for ids in found):
+        return None
+    return set().union(*(ids for ids in found if ids is not None))

@@ -67,8 +67,6 @@ __all__ = [
     "Values",
     "check_attributes",
     "check_patterns",
-    "ids_in",
-    "job_ids_in",
     "job_values",
     "matches",
     "parse_query",
@@ -419,37 +417,3 @@ def _check_attribute(attribute: str, entitytype: str, written: str) -> None:
     target = dotted[head]
     if target is not None:
         _check_attribute(tail, target, written)
-
-
-def job_ids_in(expression: Expression) -> Optional[Set[str]]:
-    """The job ids a task expression restricts to, or None when it does not restrict.
-
-    ``job.id=<id>`` and ``job.id IN <ids>`` restrict (an ``=`` with a ``*`` does not).
-    """
-    return ids_in(expression, ("job.id", "job"))
-
-
-def ids_in(expression: Expression, attributes: Tuple[str, ...] = ("id",)) -> Optional[Set[str]]:
-    """The ids (lower case) ``expression`` restricts its entities to, or None.
-
-    An entity can only match when one of ``attributes`` (e.g. ``id``) is one
-    of these ids: ``<attribute>=<id>`` or ``<attribute> IN <ids>`` restrict,
-    ``AND`` intersects, ``OR`` unites when each side restricts; anything else
-    (an ``=`` with a ``*``, ``!=``...) does not restrict.
-    """
-    if isinstance(expression, Comparison):
-        if expression.attribute.lower() not in attributes:
-            return None
-        value = expression.value
-        if expression.operator == "=" and isinstance(value, str) and "*" not in value:
-            return {value.lower()}
-        if expression.operator == "in" and isinstance(value, tuple):
-            return {item.lower() for item in value}
-        return None
-    found = [ids_in(operand, attributes) for operand in expression.operands]
-    if expression.operator.lower() == "and":
-        restricting = [ids for ids in found if ids is not None]
-        return set.intersection(*restricting) if restricting else None
-    if any(ids is None for ids in found):
-        return None
-    return set().union(*(ids for ids in found if ids is not None))

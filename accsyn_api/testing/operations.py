@@ -71,7 +71,10 @@ MAX_PATH_LENGTH = 4096
 """The longest task path accepted, in characters."""
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _PATH_SEPARATORS = re.compile(r"[/\\]+")
-JOB_SPEC_KEYS = (*JOB_CREATE_KEYS, "tasks", "queue", "allow_duplicates")
+JOB_SPEC_OPTIONS = ("tasks", "queue", "allow_duplicates")
+"""What a job spec may hold besides attributes: its tasks, ``queue`` (the older name of
+``parent``) and the duplicates flag."""
+JOB_SPEC_KEYS = (*JOB_CREATE_KEYS, *JOB_SPEC_OPTIONS)
 
 # ------------------------------------------------------------- jobs
 
@@ -105,7 +108,9 @@ def _new_job(
     if unknown:
         raise invalid(
             f"unknown {entity} attributes: {listing(unknown)}",
-            f"A {entity} cannot be created with {listing(unknown)}; give only: {listing(known)}.",
+            f"A {entity} cannot be created with {listing(unknown)}. Its attributes are "
+            f"{listing((*JOB_CREATE_KEYS, *gen.job_create_extras))}; besides them a spec may "
+            f"hold {listing(JOB_SPEC_OPTIONS)}.",
         )
     spec = _code_from_name(spec)
     for name in ("source", "destination"):

@@ -3,8 +3,10 @@
 A :class:`Reader` answers the read events of one generation (see
 :mod:`~accsyn_api.testing.generations`) against the workspace, under the
 backend's lock. It applies the lifecycle of jobs (active, inactive, archived),
-the roles (who sees what), the query and the find options; rows come from
-:mod:`~accsyn_api.testing.rows`.
+the roles (who sees what), the query and the find options; which jobs and
+tasks match comes from :mod:`~accsyn_api.testing.finding` (lazily, ``id=<x>``
+looked up directly, match lists kept for paging), and rows, built only for the
+page answered, from :mod:`~accsyn_api.testing.rows`.
 
 Choices made where the documentation is silent:
 
@@ -45,10 +47,11 @@ from accsyn_api.testing.finding import (
     ARCHIVED_AFTER_FINISH,
     FindCache,
     Matcher,
+    job_ids_in,
     state_at,
 )
 from accsyn_api.testing.generations import Generation
-from accsyn_api.testing.matching import job_ids_in, matches, row_values
+from accsyn_api.testing.matching import matches, row_values
 from accsyn_api.testing.model import (
     JOB_CREATE_KEYS,
     JOB_EDITABLE_KEYS,
@@ -191,10 +194,11 @@ class Reader:
         expression = self.parse(event, entitytype)
         now = self.clock.now()
         if options.single and entitytype in ("job", "task") and not options.finished:
-            first = next(
-                iter(self._matching(entitytype, user, options, expression, now, event)), None
-            )
-            options.finished = first is None  # nothing active: look among the finished ones too
+            matcher = self._matcher(entitytype, user, options, expression, now)
+            matching = self._matching(entitytype, matcher, user, options, expression, event)
+            options.finished = (
+                next(matching, None) is None
+            )  # nothing active: look among the finished ones too
         if options.single:
             options.limit = 1 if options.limit is None else min(options.limit, 1)
         found = self._window(entitytype, user, options, expression, now, event)
@@ -213,29 +217,31 @@ class Reader:
         """The matches from ``skip`` on, at most ``limit``: a page further on reuses the
         complete match list of the same find (the cache), so that paging stays linear."""
         skip, limit = options.skip, options.limit
+        matcher = self._matcher(entitytype, user, options, expression, now)
         if skip and limit is not None:
             key = (
                 entitytype, self.gen.api_version, user.id, event.get("query"), options.finished,
-                options.archived, options.parent, self.ws.version, now,
+                options.archived, options.parent, self.ws.version,
             )  # fmt: skip
-            everything = self.cache.match_list(
-                key, lambda: list(self._matching(entitytype, user, options, expression, now, event))
-            )
-            return everything[skip : skip + limit]
+
+            def everything() -> Tuple[List[Entity], Optional[datetime]]:
+                found = self._matching(entitytype, matcher, user, options, expression, event)
+                return list(found), matcher.valid_until
+
+            return self.cache.match_list(key, now, everything)[skip : skip + limit]
         stop = None if limit is None else skip + limit
-        found = self._matching(entitytype, user, options, expression, now, event)
+        found = self._matching(entitytype, matcher, user, options, expression, event)
         return list(itertools.islice(found, skip, stop))
 
-    def _matching(
+    def _matcher(
         self,
         entitytype: str,
         user: User,
         options: FindOptions,
         expression: Optional[Expression],
         now: datetime,
-        event: Mapping[str, Any],
-    ) -> Iterator[Entity]:
-        matcher = Matcher(
+    ) -> Matcher:
+        return Matcher(
             self.ws,
             self.gen,
             user,
@@ -245,6 +251,16 @@ class Reader:
             archived=options.archived,
             parent=options.parent if entitytype == "job" else None,
         )
+
+    def _matching(
+        self,
+        entitytype: str,
+        matcher: Matcher,
+        user: User,
+        options: FindOptions,
+        expression: Optional[Expression],
+        event: Mapping[str, Any],
+    ) -> Iterator[Entity]:
         if entitytype == "job":
             return iter(matcher.jobs())
         if entitytype == "task":

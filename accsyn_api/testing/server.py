@@ -224,8 +224,9 @@ class LocalServer:
         """The events received so far from authenticated callers, oldest first (decoded,
         ``gz_data`` unpacked). A refused caller's event is never decoded, hence not here.
 
-        Copies of the last :data:`EVENT_HISTORY` events, so a test can check what a
-        client really sent, e.g. ``server.events[-1]["data"]["limit"] == 1``.
+        Copies of the last :data:`EVENT_HISTORY` events, within 16 MiB (a larger event
+        is kept as a stand-in: its short envelope values and its size), so a test can
+        check what a client really sent, e.g. ``server.events[-1]["data"]["limit"] == 1``.
         """
         return self._events.snapshot()
 
