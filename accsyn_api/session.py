@@ -13,7 +13,6 @@ the generation's business (:mod:`accsyn_api.protocol`). Results are plain
 
 from __future__ import annotations
 
-import functools
 from typing import (
     Any,
     Dict,
@@ -27,11 +26,23 @@ from typing import (
 )
 
 from . import codec
+from .arguments import (
+    attribute_names,
+    count,
+    create_payload,
+    duplicate_flags,
+    entity_id,
+    entity_type,
+    flag,
+    parsed_query,
+    task_create_arguments,
+    update_many_arguments,
+)
 from .connection import Connection
 from .errors import InvalidData, NotFound
 from .protocol import names
 from .protocol.base import FindOptions, Generation, Operation
-from .query import Query, check_operators, parse
+from .query import Query, check_operators
 from .replies import (
     result_created,
     result_deleted,
@@ -52,60 +63,6 @@ from .waiting import (
 )
 
 __all__ = ["Session"]
-
-
-def _entity_type(entitytype: str) -> str:
-    if not isinstance(entitytype, str) or not entitytype.strip():
-        raise InvalidData(
-            f"The entity type must be a non-empty string such as 'job' or 'task', "
-            f"not {entitytype!r}."
-        )
-    return entitytype.strip().lower()
-
-
-def _entity_id(entityid: object, what: str = "entityid") -> str:
-    if not isinstance(entityid, str) or not entityid.strip():
-        raise InvalidData(
-            f"{what} must be the id of an entity as a string "
-            f"(e.g. '614d660de50d45bb027c9bdd'), not {entityid!r}."
-        )
-    return entityid.strip()
-
-
-def _flag(value: Optional[bool], name: str) -> Optional[bool]:
-    if value is not None and not isinstance(value, bool):
-        raise InvalidData(f"{name} must be True, False or None, not {value!r}.")
-    return value
-
-
-def _count(value: Optional[int], name: str) -> Optional[int]:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-        raise InvalidData(f"{name} must be a non-negative integer, not {value!r}.")
-    return value
-
-
-@functools.lru_cache(maxsize=256)
-def _parsed(query: str) -> Query:
-    """``query`` parsed; the same text again (a poll, a loop) is not parsed again.
-
-    A :class:`Query` is immutable, so one object can serve every caller.
-    """
-    return parse(query)
-
-
-def _names(attributes: Optional[Iterable[str]]) -> Optional[List[str]]:
-    if attributes is None:
-        return None
-    if isinstance(attributes, str):
-        return [attributes]
-    if isinstance(attributes, Iterable) and not isinstance(attributes, (bytes, bytearray)):
-        names_given = list(attributes)
-        if all(isinstance(name, str) and name.strip() for name in names_given):
-            return names_given
-    raise InvalidData(
-        f"attributes must be a list of attribute names such as ['code', 'status'], "
-        f"not {attributes!r}."
-    )
 
 
 class Session:
@@ -337,13 +294,13 @@ class Session:
         official client does).
         """
         options = FindOptions(
-            attributes=_names(attributes),
-            finished=_flag(finished, "finished"),
-            archived=_flag(archived, "archived"),
-            inactive=_flag(inactive, "inactive"),
-            offline=_flag(offline, "offline"),
-            limit=_count(limit, "limit"),
-            skip=_count(skip, "skip"),
+            attributes=attribute_names(attributes),
+            finished=flag(finished, "finished"),
+            archived=flag(archived, "archived"),
+            inactive=flag(inactive, "inactive"),
+            offline=flag(offline, "offline"),
+            limit=count(limit, "limit"),
+            skip=count(skip, "skip"),
         )
         return self._find(query, options)
 
@@ -363,11 +320,11 @@ class Session:
         looks among finished entities.
         """
         options = FindOptions(
-            attributes=_names(attributes),
-            finished=_flag(finished, "finished"),
-            archived=_flag(archived, "archived"),
-            inactive=_flag(inactive, "inactive"),
-            offline=_flag(offline, "offline"),
+            attributes=attribute_names(attributes),
+            finished=flag(finished, "finished"),
+            archived=flag(archived, "archived"),
+            inactive=flag(inactive, "inactive"),
+            offline=flag(offline, "offline"),
             single=True,
         )
         found = self._find(query, options)
@@ -380,8 +337,8 @@ class Session:
         entity is visible to this user. For example
         ``session.get_entity("job", job_id)``.
         """
-        entity = _entity_type(entitytype)
-        operation = self._generation().get_entity(entity, _entity_id(entityid))
+        entity = entity_type(entitytype)
+        operation = self._generation().get_entity(entity, entity_id(entityid))
         return result_entity(self._call(operation), operation.uri)
 
     def iter_find(
@@ -443,28 +400,15 @@ class Session:
         ``replace_duplicates=True`` (v3) replaces it by the new one.
         ``allow_duplicates`` is sent as given (v1.0: ``True`` when not given).
         """
-        entity = _entity_type(entitytype)
-        given = {
-            "allow_duplicates": _flag(allow_duplicates, "allow_duplicates"),
-            "replace_duplicates": _flag(replace_duplicates, "replace_duplicates"),
-        }
-        flags = {name: value for name, value in given.items() if value is not None}
+        entity = entity_type(entitytype)
+        flags = duplicate_flags(allow_duplicates, replace_duplicates)
         if entity == "task":
-            return self._create_tasks(data, entityid, flags)
-        if entityid is not None:
-            raise InvalidData(
-                f"entityid is only used when creating tasks (the job id); "
-                f"remove it when creating a {entity}."
-            )
-        if isinstance(data, Mapping):
-            payload: Any = {**data, **flags}
-        elif isinstance(data, list) and data and all(isinstance(d, Mapping) for d in data):
-            payload = [{**d, **flags} for d in data]
-        else:
-            raise InvalidData(
-                f"create() needs a dict (one {entity}) or a non-empty list of dicts, "
-                f"not {type(data).__name__}."
-            )
+            job_id, task_payload = task_create_arguments(data, entityid, flags)
+            operation = self._generation().create_tasks(job_id, task_payload)
+            # {"result": [...]}, or for paths alone {"success": true} (with "tasks" from the
+            # reference server).
+            return {"success": True, "tasks": result_tasks(self._call(operation), operation.uri)}
+        payload = create_payload(entity, data, entityid, flags)
         operation = self._generation().create(entity, payload)
         return result_created(self._call(operation), operation.uri, many=isinstance(payload, list))
 
@@ -475,8 +419,8 @@ class Session:
         ``aborted`` or ``done`` (v1.0 also ``pending``). Tasks are changed
         with :meth:`update_many`.
         """
-        entity = _entity_type(entitytype)
-        target = _entity_id(entityid)
+        entity = entity_type(entitytype)
+        target = entity_id(entityid)
         if entity == "task":
             raise InvalidData(
                 "Tasks are changed in groups within their job: use "
@@ -512,25 +456,8 @@ class Session:
         Only ``status``, ``priority`` and ``metadata`` of a task can change. The
         server applies all the changes or none.
         """
-        _entity_type(entitytype)
-        if isinstance(data, str) and isinstance(entityid, (list, tuple)):
-            data, entityid = entityid, data
-        if not isinstance(entityid, str):
-            raise InvalidData(
-                "update_many() needs the job id and a list of changes: "
-                "update_many('task', <job id>, [{'id': <task id>, 'status': 'excluded'}])."
-            )
-        job_id = _entity_id(entityid)
-        if (
-            not isinstance(data, (list, tuple))
-            or not data
-            or not all(isinstance(item, Mapping) and item.get("id") for item in data)
-        ):
-            raise InvalidData(
-                "update_many() needs a non-empty list of dicts, each with the 'id' of the "
-                "entity to change, e.g. [{'id': <task id>, 'status': 'excluded'}]."
-            )
-        changes = [dict(item) for item in data]
+        entity_type(entitytype)
+        job_id, changes = update_many_arguments(data, entityid)
         operation = self._generation().update_tasks(job_id, changes)
         return result_list(self._call(operation), operation.uri)
 
@@ -539,8 +466,8 @@ class Session:
 
         Tasks cannot be deleted: set their status to ``excluded`` instead.
         """
-        entity = _entity_type(entitytype)
-        operation = self._generation().delete(entity, _entity_id(entityid))
+        entity = entity_type(entitytype)
+        operation = self._generation().delete(entity, entity_id(entityid))
         result_deleted(self._call(operation), operation.uri)
         return True
 
@@ -589,7 +516,7 @@ class Session:
         """
         if isinstance(job_ids, str):
             job_ids = [job_ids]
-        identifiers = [_entity_id(job_id, "job_id") for job_id in job_ids]
+        identifiers = [entity_id(job_id, "job_id") for job_id in job_ids]
         if not identifiers:
             raise InvalidData("wait_all() needs at least one job id.")
         wanted = wanted_statuses(statuses, self._generation().name)
@@ -605,44 +532,11 @@ class Session:
     # -- internals --------------------------------------------------------------
 
     def _find(self, query: Union[str, Query], options: FindOptions) -> List[Dict[str, Any]]:
-        parsed = self._parse(query)
+        parsed = parsed_query(query)
         speaker = self._generation()
         check_operators(parsed, speaker.operators, f"v{speaker.name}")
         operation = speaker.find(parsed, options)
         return result_list(self._call(operation), operation.uri)
-
-    def _create_tasks(
-        self, data: Any, job_id: Optional[str], flags: Dict[str, bool]
-    ) -> Dict[str, Any]:
-        if job_id is None:
-            raise InvalidData(
-                "Tasks are created within a job: pass the job id as the third argument, "
-                "session.create('task', {'tasks': [...]}, job_id)."
-            )
-        job_id = _entity_id(job_id, "The job id")
-        tasks = data.get("tasks") if isinstance(data, Mapping) else data
-        if not isinstance(tasks, list) or not tasks:
-            raise InvalidData(
-                "create('task', ...) needs {'tasks': [...]}: a non-empty list of source paths, "
-                "or of {'source': ..., 'destination': ...} dicts."
-            )
-        payload = dict(data) if isinstance(data, Mapping) else {}
-        payload.update(flags, tasks=list(tasks))
-        operation = self._generation().create_tasks(job_id, payload)
-        # {"result": [...]}, or for paths alone {"success": true} (with "tasks" from the
-        # reference server).
-        return {"success": True, "tasks": result_tasks(self._call(operation), operation.uri)}
-
-    @staticmethod
-    def _parse(query: Union[str, Query]) -> Query:
-        if isinstance(query, Query):
-            return query
-        if not isinstance(query, str):
-            raise InvalidData(
-                f"A query is a string such as 'Job where status=running' (or a Query "
-                f"built with accsyn_api.select), not {query!r}."
-            )
-        return _parsed(query)
 
     # -- presentation (last: the name "str" shadows the builtin below it) ------------
 
