@@ -19,20 +19,22 @@ import re
 from typing import List
 
 from checks import State, Step, check_client, expect, expect_true, ids_of, refused, run_steps
+from demo_ids import (
+    ABORTED,
+    ACTIVE,
+    ARCHIVED,
+    CAMERA_ROLLS,
+    LATEST_EDIT,
+    MY_TRANSFER,
+    ROLLS_TASKS,
+    UPLOAD,
+    X_AND_Y,
+)
 
 import accsyn_api
 from accsyn_api.session import Session, accsynException
 
 VERSION = "2.2.1"
-LATEST_EDIT = "614d660de50d45bb027c9bdd"
-CAMERA_ROLLS = "5a7325f8b7ef72f5f9d74bf4"
-X_AND_Y = "6150a1c2e50d45bb027c9c01"
-MY_TRANSFER = "6150a1c2e50d45bb027c9c02"
-UPLOAD = "6150a1c2e50d45bb027c9c03"
-ABORTED = "6150a1c2e50d45bb027c9c04"
-ARCHIVED = "6150a1c2e50d45bb027c9c05"
-ACTIVE = tuple(sorted((LATEST_EDIT, CAMERA_ROLLS, X_AND_Y, MY_TRANSFER, UPLOAD)))
-ROLLS_TASKS = ("26468234-c9ee-48d6-8d28-e900b5957129", "9d2b7c4e-1f3a-4e8b-b6c5-0a7e3d2f1c98")
 LATEST_EDIT_TASK = "b8401ce0-9c6c-4c32-98c6-61d18db01f07"
 MY_TRANSFER_TASK = "cc5f2afa-9ae4-46e0-9273-82ac802b20ff"
 _SHOWREEL_TMP = "creatures_showreel_2018_tmp.mov"

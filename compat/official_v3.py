@@ -17,6 +17,17 @@ import re
 from typing import Any, List
 
 from checks import State, Step, check_client, expect, expect_true, ids_of, refused, run_steps
+from demo_ids import (
+    ABORTED,
+    ACTIVE,
+    ARCHIVED,
+    CAMERA_ROLLS,
+    LATEST_EDIT,
+    MY_TRANSFER,
+    ROLLS_TASKS,
+    UPLOAD,
+    X_AND_Y,
+)
 
 import accsyn_api
 from accsyn_api.session import AccsynException, Session
@@ -25,15 +36,6 @@ VERSION = "3.4.0"
 WORKSPACE_ID = "5a4f71ef1da7ee15c5d43ae3"
 EMPLOYEE_ID = "5d91b33ac71c12871d1fc3b7"
 LARS_ID = "5d91b33ac71c12871d1fc3c2"
-LATEST_EDIT = "614d660de50d45bb027c9bdd"
-CAMERA_ROLLS = "5a7325f8b7ef72f5f9d74bf4"
-X_AND_Y = "6150a1c2e50d45bb027c9c01"
-MY_TRANSFER = "6150a1c2e50d45bb027c9c02"
-UPLOAD = "6150a1c2e50d45bb027c9c03"
-ABORTED = "6150a1c2e50d45bb027c9c04"
-ARCHIVED = "6150a1c2e50d45bb027c9c05"
-ACTIVE = tuple(sorted((LATEST_EDIT, CAMERA_ROLLS, X_AND_Y, MY_TRANSFER, UPLOAD)))
-ROLLS_TASKS = ("26468234-c9ee-48d6-8d28-e900b5957129", "9d2b7c4e-1f3a-4e8b-b6c5-0a7e3d2f1c98")
 MY_TRANSFER_TASKS = ("a7e4b2d1-3c5f-4e6a-8b9d-0c1e2f3a4b55", "cc5f2afa-9ae4-46e0-9273-82ac802b20ff")
 NO_SUCH_ID = "0123456789abcdef01234567"
 
