@@ -132,7 +132,6 @@ class Connection:
         request = speaker.event_request(
             self.settings, login, self._origin, self._session_uuid, operation, eid
         )
-        self.transport.add_secret(request.authorization)
         return self.transport.send(
             request, decode=speaker.decode, deadline=deadline, server_dedups=login.event_dedup
         )
@@ -175,8 +174,8 @@ class Connection:
         self.transport.add_secret(request.authorization, *speaker.secret_forms(self.settings))
         reply = self.transport.send(request, decode=speaker.decode)
         login = speaker.read_login(reply, request.uri)
-        if login.session is not None:
-            self.transport.add_secret(login.session.reveal())
+        # Every call of this login carries the same Authorization value: register it once.
+        self.transport.add_secret(login.session, speaker.call_headers(self.settings, login)[0])
         return login
 
     def _look_up(self) -> Tuple[str, Generation]:
