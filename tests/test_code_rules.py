@@ -78,3 +78,15 @@ def test_library_loggers_have_no_handlers_but_the_null_one() -> None:
     handlers = logging.getLogger("accsyn_api").handlers
     assert [type(h) for h in handlers] == [logging.NullHandler]
     assert socket.socket.__module__ == "socket"
+
+
+def test_refusal_codes_have_one_home() -> None:
+    """The error codes the server sends and the client reads are those of protocol/names.py."""
+    from accsyn_api import replies
+    from accsyn_api.protocol.names import ERROR_CODES
+    from accsyn_api.testing import refusals
+
+    read = set(replies._ERROR_CLASSES)
+    sent = {code for _, code in refusals._ERROR_CODES}
+    assert read == sent
+    assert read | {"rate_limited"} == set(ERROR_CODES)  # 429: told by its HTTP status

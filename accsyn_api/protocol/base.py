@@ -30,7 +30,6 @@ from . import names
 __all__ = ["FindOptions", "Generation", "LoginState", "Operation", "b64_json", "device_text"]
 
 BODY_METHODS = frozenset({"POST", "PUT"})
-QUERY_METHODS = frozenset({"GET", "DELETE"})
 
 _URL_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
 _URL_ESCAPES = [chr(byte) if byte in _URL_SAFE else f"%{byte:02X}" for byte in range(256)]

@@ -25,7 +25,7 @@ envelope workspace key            ``domain``                  ``workspace``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Dict, Mapping, Optional, Tuple
 
@@ -78,8 +78,6 @@ class Generation:
     """Editable job keys besides the common ones (v3: ``name``, the same as ``code``)."""
     task_create_keys: Tuple[str, ...]
     """The keys of ``task/create`` data."""
-    aliases: Mapping[str, str] = field(default_factory=dict)
-    """Entity types this generation accepts as the older name of another."""
 
     def shown_type(self, entitytype: str) -> str:
         """The name of a backend entity type in this generation (``job`` -> ``transfer``)."""
@@ -176,7 +174,6 @@ V3_GENERATION = Generation(
     job_create_extras=("name", "replace_duplicates"),
     job_edit_extras=("name",),
     task_create_keys=("tasks", "allow_duplicates", "replace_duplicates"),
-    aliases=dict(names.V3_ENTITY_ALIASES),
 )
 
 GENERATIONS: Dict[str, Generation] = {names.V1: V1_GENERATION, names.V3: V3_GENERATION}
